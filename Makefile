@@ -1,0 +1,68 @@
+# Two commands matter on a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+HOST ?= 127.0.0.1
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+export DOCKYARD_HOME ?= $(CURDIR)/.dockyard
+
+.PHONY: run test test-sqlite test-postgres check lint types bench deps dev-deps browser services clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+deps: $(VENV)/.installed
+dev-deps: $(VENV)/.dev-installed
+
+## Start Dockyard with its embedded defaults (SQLite and local state under $DOCKYARD_HOME).
+run: deps
+	$(BIN)/dockyard serve --host $(HOST) --port $(PORT)
+
+## Headless Chromium for the page tests (Debian's package; Playwright drives it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the page tests"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## PostgreSQL and Redis for the test suite (starts them when installed but stopped).
+services:
+	@if [ -x ../shared/ci/services.sh ]; then ../shared/ci/services.sh; else echo "no ../shared/ci/services.sh; assuming services run"; fi
+
+## Every test, on SQLite and then on PostgreSQL.
+test: dev-deps browser services
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: dev-deps
+	DOCKYARD_TEST_BACKEND=sqlite $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-postgres: dev-deps
+	DOCKYARD_TEST_BACKEND=postgres DATABASE_URL=$(PG_URL) $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: dev-deps
+	$(BIN)/ruff check dockyard tests bench
+	$(BIN)/ruff format --check dockyard tests bench
+	$(BIN)/lint-imports
+
+types: dev-deps
+	$(BIN)/mypy dockyard tests bench
+
+## Lint, types and every test.
+check: lint types test
+
+## Benchmarks: idle memory and API throughput against a bare Django baseline measured in the same run.
+bench: dev-deps
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,68 @@
+"""Reads on users and tokens shared by the API and the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from dockyard.accounts.models import PersonalAccessToken, User
+
+
+def user_authenticate_token(*, secret: str) -> tuple[User, PersonalAccessToken] | None:
+    """The active user behind a personal access token, or None for a wrong, revoked, expired or blocked one."""
+    if not secret:
+        return None
+    token = (
+        PersonalAccessToken.objects.select_related("user")
+        .filter(token_digest=PersonalAccessToken.digest(secret))
+        .first()
+    )
+    if token is None or not token.active or not token.user.is_active:
+        return None
+    return token.user, token
+
+
+def user_list(*, search: str | None = None, username: str | None = None, active: bool | None = None,
+              blocked: bool | None = None, admins: bool | None = None) -> QuerySet[User]:
+    qs = User.objects.all()
+    if username:
+        qs = qs.filter(username__iexact=username)
+    if search:
+        qs = qs.filter(Q(username__icontains=search) | Q(name__icontains=search) | Q(email__iexact=search))
+    if active:
+        qs = qs.filter(state=User.State.ACTIVE)
+    if blocked:
+        qs = qs.filter(state=User.State.BLOCKED)
+    if admins:
+        qs = qs.filter(is_admin=True)
+    return qs
+
+
+def user_get(*, ref: str) -> User | None:
+    if ref.isdigit():
+        return User.objects.filter(pk=int(ref)).first()
+    return User.objects.filter(username__iexact=ref).first()
+
+
+def token_list(*, user: User | None, state: str | None = None, search: str | None = None) -> QuerySet[PersonalAccessToken]:
+    qs = PersonalAccessToken.objects.select_related("user").order_by("id")
+    if user is not None:
+        qs = qs.filter(user=user)
+    if search:
+        qs = qs.filter(name__icontains=search)
+    tokens = qs
+    if state == "active":
+        tokens = tokens.filter(revoked=False).exclude(expires_at__lte=_today())
+    elif state == "inactive":
+        tokens = tokens.filter(Q(revoked=True) | Q(expires_at__lte=_today()))
+    return tokens
+
+
+def _today() -> dt.date:
+    return timezone.now().date()
+
+
+def token_get(*, pk: int) -> PersonalAccessToken | None:
+    return PersonalAccessToken.objects.select_related("user").filter(pk=pk).first()

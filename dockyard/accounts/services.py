@@ -1,0 +1,251 @@
+"""All writes on users and their tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.core.validators import validate_email
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dockyard.accounts.models import PersonalAccessToken, User
+from dockyard.core.errors import BadRequest, Forbidden, ValidationFailed, check
+from dockyard.core.paths import name_errors, path_errors
+from dockyard.namespaces.models import Namespace
+
+# Tokens may not live longer than a year unless created without an expiry by an admin (GitLab's default limit).
+MAX_TOKEN_LIFETIME = dt.timedelta(days=400)
+
+
+def _username_errors(username: str, *, exclude_user: User | None = None) -> list[str]:
+    errors = path_errors(username, top_level=True)
+    if not errors:
+        taken = Namespace.objects.filter(full_path__iexact=username)
+        if exclude_user is not None:
+            taken = taken.exclude(owner=exclude_user)
+        if taken.exists() or User.objects.filter(username__iexact=username).exclude(
+            pk=getattr(exclude_user, "pk", None)
+        ).exists():
+            errors.append("has already been taken")
+    return errors
+
+
+def _email_errors(email: str, *, exclude_user: User | None = None) -> list[str]:
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        return ["is invalid"]
+    if User.objects.filter(email__iexact=email).exclude(pk=getattr(exclude_user, "pk", None)).exists():
+        return ["has already been taken"]
+    return []
+
+
+def _password_errors(password: str | None) -> list[str]:
+    if password is not None and len(password) < 8:
+        return ["is too short (minimum is 8 characters)"]
+    return []
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    email: str,
+    name: str,
+    password: str | None = None,
+    is_admin: bool = False,
+    can_create_group: bool = True,
+    projects_limit: int | None = None,
+    external: bool = False,
+    bio: str = "",
+) -> User:
+    """Create an active user and their personal namespace."""
+    check(
+        {
+            "username": _username_errors(username),
+            "email": _email_errors(email),
+            "name": name_errors(name) if not name else [],
+            "password": _password_errors(password),
+        }
+    )
+    user = User(
+        username=username,
+        email=email,
+        name=name,
+        is_admin=is_admin,
+        can_create_group=can_create_group,
+        external=external,
+        bio=bio,
+    )
+    if projects_limit is not None:
+        user.projects_limit = projects_limit
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    try:
+        with transaction.atomic():
+            user.save()
+            Namespace.objects.create(
+                kind=Namespace.Kind.USER, name=name, path=username, full_path=username, full_name=name, owner=user
+            )
+    except IntegrityError as exc:  # a concurrent create won the race
+        raise ValidationFailed({"username": ["has already been taken"]}) from exc
+    ns = user.namespace
+    ns.traversal = f"/{ns.id}/"
+    ns.save(update_fields=["traversal"])
+    return user
+
+
+USER_EDITABLE = (
+    "name", "email", "bio", "location", "website_url", "organization", "job_title", "public_email",
+    "projects_limit", "can_create_group", "external",
+)
+
+
+@transaction.atomic
+def user_update(*, user: User, actor: User, username: str | None = None, password: str | None = None,
+                is_admin: bool | None = None, **fields: object) -> User:
+    errors: dict[str, list[str]] = {}
+    if "email" in fields and fields["email"] is not None:
+        errors["email"] = _email_errors(str(fields["email"]), exclude_user=user)
+    if "name" in fields and fields["name"] is not None:
+        errors["name"] = [] if str(fields["name"]).strip() else ["can't be blank"]
+    if username is not None and username != user.username:
+        errors["username"] = _username_errors(username, exclude_user=user)
+    errors["password"] = _password_errors(password)
+    check(errors)
+    for key, value in fields.items():
+        if key not in USER_EDITABLE:
+            raise BadRequest(f"{key} is not editable")
+        if value is not None:
+            setattr(user, key, value)
+    if is_admin is not None:
+        if not actor.is_admin:
+            raise Forbidden()
+        user.is_admin = is_admin
+    if password:
+        user.set_password(password)
+    if username is not None and username != user.username:
+        user.username = username
+        _namespace_rename_user(user)
+    user.save()
+    if "name" in fields and fields["name"]:
+        Namespace.objects.filter(owner=user).update(name=user.name, full_name=user.name)
+    return user
+
+
+def _namespace_rename_user(user: User) -> None:
+    ns = user.namespace
+    ns.path = ns.full_path = user.username
+    ns.save(update_fields=["path", "full_path"])
+
+
+@transaction.atomic
+def user_block(*, user: User, actor: User) -> User:
+    if user.pk == actor.pk:
+        raise Forbidden("You cannot block yourself")
+    user.state = User.State.BLOCKED
+    user.save(update_fields=["state"])
+    return user
+
+
+@transaction.atomic
+def user_unblock(*, user: User) -> User:
+    user.state = User.State.ACTIVE
+    user.save(update_fields=["state"])
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User, actor: User) -> None:
+    """Delete a user with their personal namespace and its projects (GitLab's hard delete)."""
+    if user.pk == actor.pk:
+        raise Forbidden("You cannot delete yourself")
+    user.delete()
+
+
+def user_touch_activity(*, user: User) -> None:
+    """Record today's activity at most once a day (it is written on every authenticated request)."""
+    today = timezone.now().date()
+    if user.last_activity_on != today:
+        User.objects.filter(pk=user.pk).update(last_activity_on=today)
+        user.last_activity_on = today
+
+
+# --- personal access tokens -------------------------------------------------------------------
+
+
+def _new_secret() -> str:
+    return PersonalAccessToken.PREFIX + secrets.token_urlsafe(20)
+
+
+def _scope_errors(scopes: list[str]) -> list[str]:
+    if not scopes:
+        return ["can't be blank"]
+    bad = [s for s in scopes if s not in PersonalAccessToken.SCOPES]
+    return [f"{', '.join(bad)} is not a valid scope"] if bad else []
+
+
+@transaction.atomic
+def token_create(
+    *,
+    user: User,
+    name: str,
+    scopes: list[str],
+    expires_at: dt.date | None = None,
+    description: str = "",
+    secret: str | None = None,
+) -> tuple[PersonalAccessToken, str]:
+    """Create a token; returns it with its secret, which is never retrievable again."""
+    errors = {"name": [] if name and name.strip() else ["can't be blank"], "scopes": _scope_errors(scopes)}
+    if expires_at is not None and expires_at <= timezone.now().date():
+        errors["expires_at"] = ["must be in the future"]
+    check(errors)
+    secret = secret or _new_secret()
+    token = PersonalAccessToken.objects.create(
+        user=user,
+        name=name,
+        description=description,
+        scopes=list(dict.fromkeys(scopes)),
+        expires_at=expires_at,
+        token_digest=PersonalAccessToken.digest(secret),
+    )
+    return token, secret
+
+
+@transaction.atomic
+def token_revoke(*, token: PersonalAccessToken) -> None:
+    if token.revoked:
+        raise BadRequest("Token already revoked")
+    token.revoked = True
+    token.save(update_fields=["revoked"])
+
+
+@transaction.atomic
+def token_rotate(*, token: PersonalAccessToken, expires_at: dt.date | None = None) -> tuple[PersonalAccessToken, str]:
+    """Revoke ``token`` and issue a successor with the same name and scopes (GitLab: expiry one week out)."""
+    token = PersonalAccessToken.objects.select_for_update().get(pk=token.pk)
+    if not token.active:
+        raise BadRequest("Token already revoked" if token.revoked else "Token expired")
+    new, secret = token_create(
+        user=token.user,
+        name=token.name,
+        description=token.description,
+        scopes=token.scopes,
+        expires_at=expires_at or (timezone.now().date() + dt.timedelta(days=7)),
+    )
+    token.revoked = True
+    token.rotated_to = new
+    token.save(update_fields=["revoked", "rotated_to"])
+    return new, secret
+
+
+def token_touch(*, token: PersonalAccessToken) -> None:
+    """Update ``last_used_at`` at most once a minute, so reads do not turn into writes."""
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        PersonalAccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

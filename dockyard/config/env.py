@@ -1,0 +1,77 @@
+"""The one place that reads Dockyard's environment variables (12-factor).
+
+Everything else asks this module; nothing else calls ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "dockyard"
+
+
+@dataclass(frozen=True)
+class Env:
+    home: Path
+    database_url: str | None
+    redis_url: str | None
+    external_url: str | None
+    root_password: str | None
+    root_token: str | None
+    debug: bool
+    log_level: str
+    secret_key: str
+    web_threads: int
+    web_workers: int
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "dockyard.sqlite3"
+
+
+def _secret_key(home: Path) -> str:
+    """A per-installation key kept in the home, created on first use.
+
+    Several processes (web, workers) must agree on it, so it lives on disk rather than in memory.
+    """
+    if value := os.environ.get("DOCKYARD_SECRET_KEY"):
+        return value
+    path = home / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        home.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        # O_EXCL: when two processes start at once, exactly one writes and both read its key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+def load() -> Env:
+    home = Path(os.environ.get("DOCKYARD_HOME") or _default_home()).expanduser().resolve()
+    return Env(
+        home=home,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        redis_url=os.environ.get("REDIS_URL") or None,
+        external_url=(os.environ.get("DOCKYARD_EXTERNAL_URL") or "").rstrip("/") or None,
+        root_password=os.environ.get("DOCKYARD_ROOT_PASSWORD") or None,
+        root_token=os.environ.get("DOCKYARD_ROOT_TOKEN") or None,
+        debug=os.environ.get("DOCKYARD_DEBUG", "") in {"1", "true", "yes"},
+        log_level=os.environ.get("DOCKYARD_LOG_LEVEL", "INFO").upper(),
+        secret_key=_secret_key(home),
+        web_threads=int(os.environ.get("DOCKYARD_WEB_THREADS", "16")),
+        web_workers=int(os.environ.get("DOCKYARD_WEB_WORKERS", "1")),
+    )
+
+
+ENV = load()

@@ -1,0 +1,256 @@
+"""The one permission module. Every API handler, page and (later) git operation asks here.
+
+Rules follow GitLab's: a membership on a group applies to every subgroup and project beneath it and
+the highest level wins; admins may do anything; what a user may not *see* must look missing (404),
+which is why callers use :func:`visible_projects` / :func:`can` and never test memberships themselves.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import TYPE_CHECKING, Literal
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from dockyard.core.errors import Forbidden, Unauthorized
+from dockyard.core.visibility import Visibility
+from dockyard.namespaces.models import Namespace
+from dockyard.permissions.models import AccessLevel, Membership
+from dockyard.projects.models import Project
+
+if TYPE_CHECKING:
+    from dockyard.accounts.models import User
+
+ProjectAction = Literal[
+    "read_project",
+    "read_members",
+    "admin_project",  # edit settings
+    "archive_project",
+    "remove_project",
+    "admin_project_member",
+    "change_visibility",
+]
+GroupAction = Literal[
+    "read_group",
+    "admin_group",
+    "remove_group",
+    "create_subgroup",
+    "create_projects",
+    "admin_group_member",
+]
+
+# The lowest access level each action needs.
+PROJECT_RULES: dict[str, int] = {
+    "read_project": AccessLevel.GUEST,
+    "read_members": AccessLevel.GUEST,
+    "admin_project": AccessLevel.MAINTAINER,
+    "archive_project": AccessLevel.MAINTAINER,
+    "admin_project_member": AccessLevel.MAINTAINER,
+    "change_visibility": AccessLevel.OWNER,
+    "remove_project": AccessLevel.OWNER,
+}
+GROUP_RULES: dict[str, int] = {
+    "read_group": AccessLevel.GUEST,
+    "admin_group": AccessLevel.OWNER,
+    "remove_group": AccessLevel.OWNER,
+    "create_subgroup": AccessLevel.MAINTAINER,
+    "create_projects": AccessLevel.MAINTAINER,
+    "admin_group_member": AccessLevel.OWNER,
+}
+
+
+@dataclass
+class MemberIndex:
+    """A user's direct memberships, loaded once per user object (one query) and reused."""
+
+    namespaces: dict[int, int] = field(default_factory=dict)
+    projects: dict[int, int] = field(default_factory=dict)
+    traversals: list[str] = field(default_factory=list)
+
+
+def _active(user: User | None) -> User | None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    return user
+
+
+def member_index(user: User) -> MemberIndex:
+    cached: MemberIndex | None = getattr(user, "_member_index", None)
+    if cached is not None:
+        return cached
+    index = MemberIndex()
+    today = timezone.now().date()
+    rows = (
+        Membership.objects.filter(user=user)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=today))
+        .values_list("namespace_id", "project_id", "access_level", "namespace__traversal")
+    )
+    for ns_id, project_id, level, traversal in rows:
+        if ns_id is not None:
+            index.namespaces[ns_id] = level
+            index.traversals.append(traversal)
+        else:
+            index.projects[project_id] = level
+    user._member_index = index  # type: ignore[attr-defined]  # per-request cache on the user object
+    return index
+
+
+def forget(user: User) -> None:
+    """Drop the cached memberships after they change within the same request."""
+    if hasattr(user, "_member_index"):
+        del user._member_index
+
+
+def namespace_access_level(user: User | None, namespace: Namespace) -> int:
+    """The user's effective membership level on a group, inherited from its ancestors."""
+    user = _active(user)
+    if user is None:
+        return AccessLevel.NO_ACCESS
+    if namespace.kind == Namespace.Kind.USER:
+        return AccessLevel.OWNER if namespace.owner_id == user.id else AccessLevel.NO_ACCESS
+    levels = member_index(user).namespaces
+    return max((levels.get(i, 0) for i in namespace.ancestor_ids), default=0)
+
+
+def project_access_level(user: User | None, project: Project) -> int:
+    """The user's effective membership level on a project: direct, or inherited through groups."""
+    user = _active(user)
+    if user is None:
+        return AccessLevel.NO_ACCESS
+    index = member_index(user)
+    level = index.projects.get(project.id, 0)
+    namespace = project.namespace
+    if namespace.kind == Namespace.Kind.USER:
+        if namespace.owner_id == user.id:
+            level = max(level, AccessLevel.OWNER)
+    else:
+        level = max([level, *(index.namespaces.get(i, 0) for i in namespace.ancestor_ids)])
+    return level
+
+
+def _visible_by_level(user: User | None, visibility: int) -> bool:
+    if visibility == Visibility.PUBLIC:
+        return True
+    return visibility == Visibility.INTERNAL and _active(user) is not None and not _active(user).external  # type: ignore[union-attr]
+
+
+def can_read_project(user: User | None, project: Project) -> bool:
+    active = _active(user)
+    if active is not None and active.is_admin:
+        return True
+    return _visible_by_level(user, project.visibility) or project_access_level(user, project) >= AccessLevel.GUEST
+
+
+def can(user: User | None, action: str, obj: Project | Namespace) -> bool:
+    """Whether ``user`` may do ``action`` on ``obj``. Admins may do everything."""
+    active = _active(user)
+    if isinstance(obj, Project):
+        if action == "read_project" or action == "read_members":
+            return can_read_project(active, obj)
+        if active is None:
+            return False
+        if active.is_admin:
+            return True
+        return project_access_level(active, obj) >= PROJECT_RULES[action]
+    if action == "read_group":
+        return can_read_namespace(active, obj)
+    if active is None:
+        return False
+    if active.is_admin:
+        return True
+    if obj.kind == Namespace.Kind.USER:
+        # A user's own namespace: they may create projects there and nothing else applies.
+        return action == "create_projects" and obj.owner_id == active.id
+    return namespace_access_level(active, obj) >= GROUP_RULES[action]
+
+
+def can_read_namespace(user: User | None, namespace: Namespace) -> bool:
+    active = _active(user)
+    if active is not None and active.is_admin:
+        return True
+    if namespace.kind == Namespace.Kind.USER:
+        return True  # user namespaces are as public as user profiles
+    if _visible_by_level(active, namespace.visibility):
+        return True
+    if active is None:
+        return False
+    return visible_namespaces(active).filter(pk=namespace.pk).exists()
+
+
+def visible_projects(user: User | None) -> QuerySet[Project]:
+    """Every project ``user`` may see. A filter, so lists stay one query however many rows match."""
+    active = _active(user)
+    qs = Project.objects.all()
+    if active is None:
+        return qs.filter(visibility=Visibility.PUBLIC)
+    if active.is_admin:
+        return qs
+    index = member_index(active)
+    cond = Q(id__in=list(index.projects)) | Q(namespace__owner_id=active.id)
+    cond |= Q(visibility=Visibility.PUBLIC) if active.external else Q(visibility__gte=Visibility.INTERNAL)
+    if index.traversals:
+        cond |= Q(namespace__in=_subtree_ids(index.traversals))
+    return qs.filter(cond)
+
+
+def member_projects(user: User) -> QuerySet[Project]:
+    """Projects ``user`` is a member of, directly, through a group, or by owning the namespace."""
+    index = member_index(user)
+    cond = Q(id__in=list(index.projects)) | Q(namespace__owner_id=user.id)
+    if index.traversals:
+        cond |= Q(namespace__in=_subtree_ids(index.traversals))
+    return Project.objects.filter(cond)
+
+
+def visible_namespaces(user: User | None) -> QuerySet[Namespace]:
+    """Every group ``user`` may see: open enough, or related to one of the user's memberships.
+
+    GitLab shows a member of a subgroup or of a project the groups above it as well.
+    """
+    active = _active(user)
+    groups = Namespace.objects.filter(kind=Namespace.Kind.GROUP)
+    if active is None:
+        return groups.filter(visibility=Visibility.PUBLIC)
+    if active.is_admin:
+        return groups
+    index = member_index(active)
+    cond = Q(visibility=Visibility.PUBLIC) if active.external else Q(visibility__gte=Visibility.INTERNAL)
+    if index.traversals:
+        cond |= Q(id__in=_subtree_ids(index.traversals))
+        cond |= Q(id__in=_ancestor_ids(index.traversals))
+    if index.projects:
+        project_traversals = Namespace.objects.filter(projects__id__in=list(index.projects)).values_list(
+            "traversal", flat=True
+        )
+        cond |= Q(id__in=_ancestor_ids(list(project_traversals)))
+    return groups.filter(cond)
+
+
+def member_namespaces(user: User) -> QuerySet[Namespace]:
+    """Groups ``user`` is a member of, directly or through an ancestor group."""
+    index = member_index(user)
+    if not index.traversals:
+        return Namespace.objects.none()
+    return Namespace.objects.filter(kind=Namespace.Kind.GROUP, id__in=_subtree_ids(index.traversals))
+
+
+def _subtree_ids(traversals: list[str]) -> QuerySet[Namespace]:
+    cond = reduce(operator.or_, (Q(traversal__startswith=t) for t in traversals))
+    return Namespace.objects.filter(cond).values("id")
+
+
+def _ancestor_ids(traversals: list[str]) -> list[int]:
+    return sorted({int(part) for t in traversals for part in t.strip("/").split("/") if part})
+
+
+def authorize(user: User | None, action: str, obj: Project | Namespace) -> None:
+    """Raise 403 unless ``user`` may do ``action``. Call after the object was found *visible*
+    (a 404 for invisible objects comes from the selectors, so 403 never reveals existence)."""
+    if can(user, action, obj):
+        return
+    if _active(user) is None:
+        raise Unauthorized()
+    raise Forbidden()

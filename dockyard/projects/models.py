@@ -1,0 +1,60 @@
+"""Projects."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from dockyard.core.visibility import Visibility
+from dockyard.namespaces.models import Namespace
+
+
+class Project(models.Model):
+    """A project: a repository with everything around it, living in one namespace."""
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=255)
+    path = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    visibility = models.IntegerField(choices=Visibility.choices, default=Visibility.PRIVATE)
+    default_branch = models.CharField(max_length=255, blank=True, default="")
+    archived = models.BooleanField(default=False)
+    topics = models.JSONField(default=list, blank=True)
+    creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    issues_enabled = models.BooleanField(default=True)
+    merge_requests_enabled = models.BooleanField(default=True)
+    wiki_enabled = models.BooleanField(default=True)
+    jobs_enabled = models.BooleanField(default=True)
+    snippets_enabled = models.BooleanField(default=True)
+    lfs_enabled = models.BooleanField(default=True)
+    request_access_enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("namespace", Lower("path"), name="project_path_ci_unique"),
+            models.UniqueConstraint("namespace", Lower("name"), name="project_name_ci_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["visibility", "id"]),
+            models.Index(fields=["last_activity_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_path
+
+    @property
+    def full_path(self) -> str:
+        return f"{self.namespace.full_path}/{self.path}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace.full_name} / {self.name}"
+
+    @property
+    def visibility_name(self) -> str:
+        return Visibility(self.visibility).label

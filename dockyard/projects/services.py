@@ -1,0 +1,178 @@
+"""All writes on projects."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dockyard.accounts.models import User
+from dockyard.core.errors import BadRequest, Forbidden, ValidationFailed, check
+from dockyard.core.paths import name_errors, path_errors, slugify_path
+from dockyard.core.visibility import Visibility
+from dockyard.namespaces.models import Namespace
+from dockyard.permissions import policy
+from dockyard.permissions.models import AccessLevel, Membership
+from dockyard.projects.models import Project
+
+_MAX_TOPICS = 100
+
+
+def _visibility_errors(visibility: int, namespace: Namespace) -> list[str]:
+    if namespace.is_group and visibility > namespace.visibility:
+        return [f"{Visibility(visibility).label} is not allowed in a {namespace.visibility_name} group."]
+    return []
+
+
+def _taken_errors(namespace: Namespace, *, name: str | None, path: str | None,
+                  exclude: Project | None = None) -> dict[str, list[str]]:
+    qs = Project.objects.filter(namespace=namespace)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    errors: dict[str, list[str]] = {}
+    if name is not None and qs.filter(name__iexact=name).exists():
+        errors["name"] = ["has already been taken"]
+    if path is not None and qs.filter(path__iexact=path).exists():
+        errors["path"] = ["has already been taken"]
+    return errors
+
+
+def _clean_topics(topics: list[str] | None) -> list[str] | None:
+    if topics is None:
+        return None
+    cleaned = list(dict.fromkeys(t.strip() for t in topics if t and t.strip()))
+    if len(cleaned) > _MAX_TOPICS:
+        raise ValidationFailed({"topics": [f"is too long (maximum is {_MAX_TOPICS} topics)"]})
+    return cleaned
+
+
+@transaction.atomic
+def project_create(
+    *,
+    actor: User,
+    namespace: Namespace,
+    name: str | None = None,
+    path: str | None = None,
+    description: str = "",
+    visibility: int = Visibility.PRIVATE,
+    default_branch: str = "",
+    topics: list[str] | None = None,
+    **features: bool,
+) -> Project:
+    """Create a project in ``namespace``, which the actor must be allowed to create projects in.
+
+    As in GitLab, a missing ``name`` is taken from ``path`` and the other way round.
+    """
+    if not policy.can(actor, "create_projects", namespace):
+        raise Forbidden("You don't have permission to create projects in this namespace.")
+    if name is None and path is None:
+        raise BadRequest("name, path are missing, at least one parameter must be provided")
+    name = name if name is not None else path
+    path = path if path is not None else slugify_path(name or "")
+    assert name is not None and path is not None
+    if namespace.kind == Namespace.Kind.USER and namespace.owner_id == actor.id:
+        owned = Project.objects.filter(namespace=namespace).count()
+        if owned >= actor.projects_limit and not actor.is_admin:
+            raise ValidationFailed({"limit_reached": ["Personal project creation is not allowed."]})
+    errors = {
+        "name": name_errors(name),
+        "path": path_errors(path),
+        "visibility_level": _visibility_errors(visibility, namespace),
+    }
+    check(errors)
+    check(_taken_errors(namespace, name=name, path=path))
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(
+                namespace=namespace,
+                name=name,
+                path=path,
+                description=description,
+                visibility=visibility,
+                default_branch=default_branch or namespace.default_branch or "main",
+                topics=_clean_topics(topics) or [],
+                creator=actor,
+                created_at=now,
+                updated_at=now,
+                last_activity_at=now,
+                **{k: v for k, v in features.items() if v is not None},
+            )
+    except IntegrityError as exc:
+        raise ValidationFailed({"path": ["has already been taken"]}) from exc
+    if namespace.kind == Namespace.Kind.USER:
+        # GitLab lists the owner of a personal project as its Owner member.
+        Membership.objects.create(
+            user_id=namespace.owner_id, project=project, access_level=AccessLevel.OWNER, created_by=actor
+        )
+    elif policy.project_access_level(actor, project) < AccessLevel.MAINTAINER:
+        # An admin creating a project in someone else's group becomes its maintainer, as in GitLab.
+        Membership.objects.create(user=actor, project=project, access_level=AccessLevel.MAINTAINER, created_by=actor)
+    policy.forget(actor)
+    return project
+
+
+PROJECT_FEATURES = (
+    "issues_enabled", "merge_requests_enabled", "wiki_enabled", "jobs_enabled", "snippets_enabled",
+    "lfs_enabled", "request_access_enabled",
+)
+
+
+@transaction.atomic
+def project_update(
+    *,
+    project: Project,
+    actor: User,
+    name: str | None = None,
+    path: str | None = None,
+    description: str | None = None,
+    visibility: int | None = None,
+    default_branch: str | None = None,
+    topics: list[str] | None = None,
+    **features: bool | None,
+) -> Project:
+    errors: dict[str, list[str]] = {}
+    if name is not None:
+        errors["name"] = name_errors(name)
+    if path is not None:
+        errors["path"] = path_errors(path)
+    if visibility is not None and visibility != project.visibility:
+        if not policy.can(actor, "change_visibility", project):
+            raise Forbidden()
+        errors["visibility_level"] = _visibility_errors(visibility, project.namespace)
+    check(errors)
+    check(_taken_errors(project.namespace, name=name, path=path, exclude=project))
+    for attr, value in (
+        ("name", name),
+        ("path", path),
+        ("description", description),
+        ("visibility", visibility),
+        ("default_branch", default_branch),
+        ("topics", _clean_topics(topics)),
+    ):
+        if value is not None:
+            setattr(project, attr, value)
+    for key, value in features.items():
+        if key not in PROJECT_FEATURES:
+            raise BadRequest(f"{key} does not have a valid value")
+        if value is not None:
+            setattr(project, key, value)
+    project.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            project.save()
+    except IntegrityError as exc:
+        raise ValidationFailed({"path": ["has already been taken"]}) from exc
+    return project
+
+
+@transaction.atomic
+def project_set_archived(*, project: Project, archived: bool) -> Project:
+    project.archived = archived
+    project.updated_at = timezone.now()
+    project.save(update_fields=["archived", "updated_at"])
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project) -> None:
+    project.delete()
