@@ -13,6 +13,12 @@ from tests.live import LiveServer
 BACKEND = os.environ.get("DOCKYARD_TEST_BACKEND", "sqlite")
 
 
+@pytest.fixture(autouse=True)
+def _live_server_helper() -> None:
+    """Shadows pytest-django's helper of the same name: our ``live_server`` is a real
+    ``dockyard serve`` process with its own database, not Django's in-process test server."""
+
+
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[LiveServer]:
     server = LiveServer(backend=BACKEND).start()

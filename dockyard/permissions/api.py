@@ -93,7 +93,7 @@ def _register(kind: str) -> None:
         source = find(request, source_id)
         policy.authorize(actor, admin_action, source)
         membership = services.member_add(
-            actor=actor, source=source, user=_user(payload.user_id),
+            actor=actor, source=source, user=_user(str(payload.user_id)),
             access_level=payload.access_level, expires_at=payload.expires_at,
         )
         return 201, membership

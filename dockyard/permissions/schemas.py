@@ -49,7 +49,7 @@ class MemberOut(Schema):
 
 
 class MemberCreateIn(Schema):
-    user_id: str
+    user_id: int | str
     access_level: int
     expires_at: dt.date | None = None
 

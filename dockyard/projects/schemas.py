@@ -166,7 +166,7 @@ class ProjectOut(ProjectSimple):
 class ProjectCreateIn(Schema):
     name: str | None = None
     path: str | None = None
-    namespace_id: str | None = None
+    namespace_id: int | str | None = None
     description: str = ""
     visibility: str = "private"
     default_branch: str | None = None
