@@ -36,12 +36,13 @@ class LiveServer:
     """A running server. ``url`` has no trailing slash."""
 
     backend: str = "sqlite"
-    root_password: str = "root-password-1"
+    root_password: str | None = "root-password-1"
     root_token: str = field(default_factory=lambda: "glpat-" + secrets.token_urlsafe(20))
     port: int = field(default_factory=free_port)
     home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dockyard-live-")))
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "dockyard.cli"])
     database: str | None = None
 
     @property
@@ -49,10 +50,11 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DOCKYARD_ROOT_PASSWORD")}
+        if self.root_password is not None:
+            env["DOCKYARD_ROOT_PASSWORD"] = self.root_password
         env.update(
             DOCKYARD_HOME=str(self.home),
-            DOCKYARD_ROOT_PASSWORD=self.root_password,
             DOCKYARD_ROOT_TOKEN=self.root_token,
             DJANGO_SETTINGS_MODULE="dockyard.config.settings",
             **self.extra_env,
@@ -67,7 +69,7 @@ class LiveServer:
     def start(self, timeout: float = 60) -> LiveServer:
         log = open(self.home / "serve.log", "ab")  # noqa: SIM115  # closed with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "dockyard.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [*self.command, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,

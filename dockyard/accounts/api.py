@@ -42,7 +42,7 @@ def _render(viewer: User | None, user: User) -> UserOut:
         detail = UserDetail.from_orm(user)
         if not viewer.is_admin:
             # GitLab shows is_admin only to admins.
-            return UserDetail.model_validate({**detail.model_dump(), "is_admin": False})
+            return detail.model_copy(update={"is_admin": False})
         return detail
     return UserOut.from_orm(user)
 
