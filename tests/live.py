@@ -28,7 +28,7 @@ def _pg_exec(sql: str) -> None:
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]  # test-only DDL with a generated identifier
+        conn.execute(sql.encode())  # test-only DDL with a generated identifier
 
 
 @dataclass

@@ -23,7 +23,10 @@ def test_fresh_venv_pip_install_gives_a_working_dockyard() -> None:
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         pip = subprocess.run(
             [f"{venv}/bin/pip", "install", "-q", "--disable-pip-version-check", str(REPO)],
-            capture_output=True, text=True, timeout=900,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert pip.returncode == 0, pip.stderr[-3000:]
         server = LiveServer(backend=BACKEND, command=[f"{venv}/bin/dockyard"])
@@ -80,7 +83,10 @@ def test_concurrent_writers_never_see_database_locked(live_server: LiveServer, w
 
     def create(i: int) -> int:
         r = requests.post(
-            f"{live_server.url}/api/v4/groups", json={"name": f"Race {i}", "path": f"race-{i}"}, headers=auth, timeout=60
+            f"{live_server.url}/api/v4/groups",
+            json={"name": f"Race {i}", "path": f"race-{i}"},
+            headers=auth,
+            timeout=60,
         )
         return r.status_code
 

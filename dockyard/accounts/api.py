@@ -12,7 +12,6 @@ from dockyard.accounts.auth import Actor, current_user, require_admin, require_u
 from dockyard.accounts.models import PersonalAccessToken, User
 from dockyard.accounts.schemas import (
     AnyUser,
-    UserRows,
     TokenCreateIn,
     TokenOut,
     TokenRotateIn,
@@ -20,6 +19,7 @@ from dockyard.accounts.schemas import (
     UserCreateIn,
     UserDetail,
     UserOut,
+    UserRows,
     UserUpdateIn,
     token_with_secret,
 )
@@ -183,7 +183,9 @@ def _token_for(request: HttpRequest, token_id: str) -> PersonalAccessToken:
 
 
 @tokens_router.get("/personal_access_tokens", response=list[TokenOut])
-def list_tokens(request: HttpRequest, response: HttpResponse, filters: Query[TokenFilters]) -> list[PersonalAccessToken]:
+def list_tokens(
+    request: HttpRequest, response: HttpResponse, filters: Query[TokenFilters]
+) -> list[PersonalAccessToken]:
     viewer = require_user(request)
     owner: User | None = viewer
     if viewer.is_admin:

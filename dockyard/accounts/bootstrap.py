@@ -35,9 +35,7 @@ def instance_bootstrap(*, env: Env) -> str | None:
     if root is not None and env.root_token:
         digest = PersonalAccessToken.digest(env.root_token)
         if not PersonalAccessToken.objects.filter(token_digest=digest).exists():
-            services.token_create(
-                user=root, name="DOCKYARD_ROOT_TOKEN", scopes=["api", "sudo"], secret=env.root_token
-            )
+            services.token_create(user=root, name="DOCKYARD_ROOT_TOKEN", scopes=["api", "sudo"], secret=env.root_token)
     return generated
 
 

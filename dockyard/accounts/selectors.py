@@ -24,8 +24,14 @@ def user_authenticate_token(*, secret: str) -> tuple[User, PersonalAccessToken] 
     return token.user, token
 
 
-def user_list(*, search: str | None = None, username: str | None = None, active: bool | None = None,
-              blocked: bool | None = None, admins: bool | None = None) -> QuerySet[User]:
+def user_list(
+    *,
+    search: str | None = None,
+    username: str | None = None,
+    active: bool | None = None,
+    blocked: bool | None = None,
+    admins: bool | None = None,
+) -> QuerySet[User]:
     qs = User.objects.all()
     if username:
         qs = qs.filter(username__iexact=username)
@@ -46,7 +52,9 @@ def user_get(*, ref: str) -> User | None:
     return User.objects.filter(username__iexact=ref).first()
 
 
-def token_list(*, user: User | None, state: str | None = None, search: str | None = None) -> QuerySet[PersonalAccessToken]:
+def token_list(
+    *, user: User | None, state: str | None = None, search: str | None = None
+) -> QuerySet[PersonalAccessToken]:
     qs = PersonalAccessToken.objects.select_related("user").order_by("id")
     if user is not None:
         qs = qs.filter(user=user)

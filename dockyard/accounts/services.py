@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from django.core.validators import validate_email
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -22,12 +22,12 @@ MAX_TOKEN_LIFETIME = dt.timedelta(days=400)
 def _username_errors(username: str, *, exclude_user: User | None = None) -> list[str]:
     errors = path_errors(username, top_level=True)
     if not errors:
-        taken = Namespace.objects.filter(full_path__iexact=username)
+        namespaces = Namespace.objects.filter(full_path__iexact=username)
+        users = User.objects.filter(username__iexact=username)
         if exclude_user is not None:
-            taken = taken.exclude(owner=exclude_user)
-        if taken.exists() or User.objects.filter(username__iexact=username).exclude(
-            pk=getattr(exclude_user, "pk", None)
-        ).exists():
+            namespaces = namespaces.exclude(owner=exclude_user)
+            users = users.exclude(pk=exclude_user.pk)
+        if namespaces.exists() or users.exists():
             errors.append("has already been taken")
     return errors
 
@@ -37,7 +37,10 @@ def _email_errors(email: str, *, exclude_user: User | None = None) -> list[str]:
         validate_email(email)
     except DjangoValidationError:
         return ["is invalid"]
-    if User.objects.filter(email__iexact=email).exclude(pk=getattr(exclude_user, "pk", None)).exists():
+    taken = User.objects.filter(email__iexact=email)
+    if exclude_user is not None:
+        taken = taken.exclude(pk=exclude_user.pk)
+    if taken.exists():
         return ["has already been taken"]
     return []
 
@@ -100,14 +103,30 @@ def user_create(
 
 
 USER_EDITABLE = (
-    "name", "email", "bio", "location", "website_url", "organization", "job_title", "public_email",
-    "projects_limit", "can_create_group", "external",
+    "name",
+    "email",
+    "bio",
+    "location",
+    "website_url",
+    "organization",
+    "job_title",
+    "public_email",
+    "projects_limit",
+    "can_create_group",
+    "external",
 )
 
 
 @transaction.atomic
-def user_update(*, user: User, actor: User, username: str | None = None, password: str | None = None,
-                is_admin: bool | None = None, **fields: object) -> User:
+def user_update(
+    *,
+    user: User,
+    actor: User,
+    username: str | None = None,
+    password: str | None = None,
+    is_admin: bool | None = None,
+    **fields: object,
+) -> User:
     errors: dict[str, list[str]] = {}
     if "email" in fields and fields["email"] is not None:
         errors["email"] = _email_errors(str(fields["email"]), exclude_user=user)
@@ -132,7 +151,7 @@ def user_update(*, user: User, actor: User, username: str | None = None, passwor
         user.username = username
         _namespace_rename_user(user)
     user.save()
-    if "name" in fields and fields["name"]:
+    if fields.get("name"):
         Namespace.objects.filter(owner=user).update(name=user.name, full_name=user.name)
     return user
 

@@ -56,7 +56,9 @@ class GitLabParser(Parser):
             params.update(body)
         return params
 
-    def parse_querydict(self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest) -> dict[str, Any]:
+    def parse_querydict(
+        self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key in data:
             name = key[:-2] if key.endswith("[]") else key
@@ -124,7 +126,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _register_routers() -> None:
     from dockyard.accounts.api import router as accounts_router
     from dockyard.accounts.api import tokens_router
-    from dockyard.core.api import router as core_router
+    from dockyard.config.instance_api import router as core_router
     from dockyard.namespaces.api import router as namespaces_router
     from dockyard.permissions.api import router as members_router
     from dockyard.projects.api import router as projects_router

@@ -16,10 +16,10 @@ from urllib.parse import unquote
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dockyard.config.settings")
 
-from a2wsgi import WSGIMiddleware  # noqa: E402
+from a2wsgi import WSGIMiddleware
 
-from dockyard.config.env import ENV  # noqa: E402
-from dockyard.config.wsgi import application as django_wsgi  # noqa: E402
+from dockyard.config.env import ENV
+from dockyard.config.wsgi import application as django_wsgi
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 
@@ -9,15 +10,11 @@ import structlog
 
 from dockyard.config.env import ENV
 
-_configured = False
 
-
+@functools.cache
 def configure() -> None:
-    global _configured
-    if _configured:
-        return
-    _configured = True
-    shared = [
+    """Configure logging once per process (cached: later calls do nothing)."""
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -49,4 +46,4 @@ def configure() -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

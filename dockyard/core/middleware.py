@@ -14,9 +14,7 @@ from prometheus_client import Counter, Histogram
 from dockyard.core import urls
 from dockyard.core.logging import get_logger
 
-REQUESTS = Counter(
-    "dockyard_http_requests_total", "HTTP requests served", ["method", "route", "status"]
-)
+REQUESTS = Counter("dockyard_http_requests_total", "HTTP requests served", ["method", "route", "status"])
 LATENCY = Histogram(
     "dockyard_http_request_duration_seconds",
     "HTTP request latency",

@@ -22,7 +22,7 @@ COUNT_LIMIT = 10_000
 
 def _int_param(request: HttpRequest, name: str, default: int) -> int:
     raw = request.GET.get(name)
-    if raw in (None, ""):
+    if not raw:
         return default
     try:
         return int(raw)

@@ -12,9 +12,31 @@ NAME_RE = re.compile(r"\A[\w\u00b8-\u02af\u1e00-\u1eff().+\- ]+\Z")
 # Top-level routes a namespace may not take, or its URLs would shadow Dockyard's own.
 RESERVED_TOP_LEVEL = frozenset(
     {
-        "-", "api", "admin", "dashboard", "explore", "groups", "help", "users", "projects", "profile",
-        "search", "v2", "jwt", "assets", "uploads", "static", "favicon.ico", "robots.txt", "public",
-        "oauth", "import", "root-namespace", "sign_in", "sign_out", "new",
+        "-",
+        "api",
+        "admin",
+        "dashboard",
+        "explore",
+        "groups",
+        "help",
+        "users",
+        "projects",
+        "profile",
+        "search",
+        "v2",
+        "jwt",
+        "assets",
+        "uploads",
+        "static",
+        "favicon.ico",
+        "robots.txt",
+        "public",
+        "oauth",
+        "import",
+        "root-namespace",
+        "sign_in",
+        "sign_out",
+        "new",
     }
 )
 
@@ -40,7 +62,9 @@ def name_errors(name: str) -> list[str]:
     if len(name) > 255:
         return ["is too long (maximum is 255 characters)"]
     if not NAME_RE.match(name):
-        return ["can contain only letters, digits, emoji, '_', '.', '+', dashes, or spaces. It must start with a letter, digit, emoji, or '_'."]
+        return [
+            "can contain only letters, digits, emoji, '_', '.', '+', dashes, or spaces. It must start with a letter, digit, emoji, or '_'."
+        ]
     return []
 
 

@@ -6,12 +6,12 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 
 from dockyard.accounts.auth import current_user, require_user
+from dockyard.core.pagination import paginate
+from dockyard.core.schema import Message
 from dockyard.core.visibility import Visibility, parse_visibility
 from dockyard.namespaces import selectors, services
 from dockyard.namespaces.models import Namespace
 from dockyard.namespaces.schemas import GroupCreateIn, GroupOut, GroupUpdateIn, NamespaceOut
-from dockyard.core.pagination import paginate
-from dockyard.core.schema import Message
 from dockyard.permissions import policy
 
 router = Router(tags=["groups"])
@@ -27,7 +27,9 @@ class GroupFilters(Schema):
     sort: str = "asc"
 
 
-def _list(request: HttpRequest, response: HttpResponse, filters: GroupFilters, parent: Namespace | None = None) -> list[Namespace]:
+def _list(
+    request: HttpRequest, response: HttpResponse, filters: GroupFilters, parent: Namespace | None = None
+) -> list[Namespace]:
     qs = selectors.group_list(
         viewer=current_user(request),
         search=filters.search,
@@ -96,7 +98,9 @@ def delete_group(request: HttpRequest, group_id: str) -> tuple[int, dict[str, st
 
 
 @router.get("/groups/{group_id}/subgroups", response=list[GroupOut])
-def list_subgroups(request: HttpRequest, response: HttpResponse, group_id: str, filters: Query[GroupFilters]) -> list[Namespace]:
+def list_subgroups(
+    request: HttpRequest, response: HttpResponse, group_id: str, filters: Query[GroupFilters]
+) -> list[Namespace]:
     parent = selectors.group_get_for(viewer=current_user(request), ref=group_id)
     return _list(request, response, filters, parent=parent)
 
@@ -112,7 +116,9 @@ class NamespaceFilters(Schema):
 @router.get("/namespaces", response=list[NamespaceOut], tags=["namespaces"])
 def list_namespaces(request: HttpRequest, response: HttpResponse, filters: Query[NamespaceFilters]) -> list[Namespace]:
     viewer = require_user(request)
-    return paginate(request, response, selectors.namespace_list(viewer=viewer, search=filters.search, owned_only=filters.owned_only))
+    return paginate(
+        request, response, selectors.namespace_list(viewer=viewer, search=filters.search, owned_only=filters.owned_only)
+    )
 
 
 @router.get("/namespaces/{namespace_id}", response=NamespaceOut, tags=["namespaces"])

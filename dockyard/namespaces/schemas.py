@@ -84,4 +84,3 @@ class GroupUpdateIn(Schema):
     visibility: str | None = None
     request_access_enabled: bool | None = None
     default_branch: str | None = None
-

@@ -27,8 +27,10 @@ def _path_taken(full_path: str, *, exclude: Namespace | None = None) -> bool:
 
 def _visibility_errors(visibility: int, parent: Namespace | None) -> list[str]:
     if parent is not None and visibility > parent.visibility:
-        return [f"{Visibility(visibility).label} is not allowed since the parent group has a "
-                f"{parent.visibility_name} visibility."]
+        return [
+            f"{Visibility(visibility).label} is not allowed since the parent group has a "
+            f"{parent.visibility_name} visibility."
+        ]
     return []
 
 
@@ -103,9 +105,12 @@ def group_update(
             more_open = Namespace.objects.filter(
                 traversal__startswith=group.traversal, visibility__gt=visibility
             ).exclude(pk=group.pk)
-            if more_open.exists() or Project.objects.filter(
-                namespace__traversal__startswith=group.traversal, visibility__gt=visibility
-            ).exists():
+            if (
+                more_open.exists()
+                or Project.objects.filter(
+                    namespace__traversal__startswith=group.traversal, visibility__gt=visibility
+                ).exists()
+            ):
                 errors["visibility_level"] = [
                     f"{Visibility(visibility).label} is not allowed since there are sub-groups or projects "
                     "with higher visibility."

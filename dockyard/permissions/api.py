@@ -13,11 +13,11 @@ from dockyard.accounts.models import User
 from dockyard.core.errors import NotFound
 from dockyard.core.pagination import paginate
 from dockyard.namespaces import selectors as namespace_selectors
+from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy, selectors, services
 from dockyard.permissions.models import Membership
 from dockyard.permissions.schemas import MemberCreateIn, MemberOut, MemberUpdateIn
 from dockyard.projects import selectors as project_selectors
-from dockyard.namespaces.models import Namespace
 from dockyard.projects.models import Project
 
 router = Router(tags=["members"])
@@ -55,11 +55,15 @@ def _register(kind: str) -> None:
     find, admin_action = _KINDS[kind]
     base = f"/{kind}/{{source_id}}/members"
 
-    def _list(request: HttpRequest, response: HttpResponse, source_id: str, filters: MemberFilters,
-              inherited: bool) -> list[Membership]:
+    def _list(
+        request: HttpRequest, response: HttpResponse, source_id: str, filters: MemberFilters, inherited: bool
+    ) -> list[Membership]:
         source = find(request, source_id)
-        users = paginate(request, response, selectors.member_users(
-            source=source, inherited=inherited, query=filters.query, user_ids=filters.user_ids))
+        users = paginate(
+            request,
+            response,
+            selectors.member_users(source=source, inherited=inherited, query=filters.query, user_ids=filters.user_ids),
+        )
         return selectors.memberships_for(source=source, users=users, inherited=inherited)
 
     def _one(request: HttpRequest, source_id: str, user_id: str, inherited: bool) -> Membership:
@@ -70,13 +74,15 @@ def _register(kind: str) -> None:
         return found[0]
 
     @router.get(base, response=list[MemberOut], operation_id=f"{kind}_members_list")
-    def list_members(request: HttpRequest, response: HttpResponse, source_id: str,
-                     filters: Query[MemberFilters]) -> list[Membership]:
+    def list_members(
+        request: HttpRequest, response: HttpResponse, source_id: str, filters: Query[MemberFilters]
+    ) -> list[Membership]:
         return _list(request, response, source_id, filters, inherited=False)
 
     @router.get(f"{base}/all", response=list[MemberOut], operation_id=f"{kind}_members_all")
-    def list_all_members(request: HttpRequest, response: HttpResponse, source_id: str,
-                         filters: Query[MemberFilters]) -> list[Membership]:
+    def list_all_members(
+        request: HttpRequest, response: HttpResponse, source_id: str, filters: Query[MemberFilters]
+    ) -> list[Membership]:
         return _list(request, response, source_id, filters, inherited=True)
 
     @router.get(f"{base}/all/{{user_id}}", response=MemberOut, operation_id=f"{kind}_members_all_get")
@@ -93,8 +99,11 @@ def _register(kind: str) -> None:
         source = find(request, source_id)
         policy.authorize(actor, admin_action, source)
         membership = services.member_add(
-            actor=actor, source=source, user=_user(str(payload.user_id)),
-            access_level=payload.access_level, expires_at=payload.expires_at,
+            actor=actor,
+            source=source,
+            user=_user(str(payload.user_id)),
+            access_level=payload.access_level,
+            expires_at=payload.expires_at,
         )
         return 201, membership
 
@@ -104,8 +113,11 @@ def _register(kind: str) -> None:
         source = find(request, source_id)
         policy.authorize(actor, admin_action, source)
         return services.member_update(
-            actor=actor, source=source, user=_user(user_id),
-            access_level=payload.access_level, expires_at=payload.expires_at,
+            actor=actor,
+            source=source,
+            user=_user(user_id),
+            access_level=payload.access_level,
+            expires_at=payload.expires_at,
         )
 
     @router.delete(f"{base}/{{user_id}}", response={204: None}, operation_id=f"{kind}_members_remove")

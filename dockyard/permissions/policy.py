@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -148,7 +148,7 @@ def can(user: User | None, action: str, obj: Project | Namespace) -> bool:
     """Whether ``user`` may do ``action`` on ``obj``. Admins may do everything."""
     active = _active(user)
     if isinstance(obj, Project):
-        if action == "read_project" or action == "read_members":
+        if action in {"read_project", "read_members"}:
             return can_read_project(active, obj)
         if active is None:
             return False
@@ -237,7 +237,7 @@ def member_namespaces(user: User) -> QuerySet[Namespace]:
     return Namespace.objects.filter(kind=Namespace.Kind.GROUP, id__in=_subtree_ids(index.traversals))
 
 
-def _subtree_ids(traversals: list[str]) -> QuerySet[Namespace]:
+def _subtree_ids(traversals: list[str]) -> QuerySet[Namespace, Any]:
     cond = reduce(operator.or_, (Q(traversal__startswith=t) for t in traversals))
     return Namespace.objects.filter(cond).values("id")
 

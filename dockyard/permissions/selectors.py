@@ -27,8 +27,9 @@ def _active() -> Q:
     return Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now().date())
 
 
-def member_users(*, source: Source, inherited: bool, query: str | None = None,
-                 user_ids: list[int] | None = None) -> QuerySet[User]:
+def member_users(
+    *, source: Source, inherited: bool, query: str | None = None, user_ids: list[int] | None = None
+) -> QuerySet[User]:
     """The users who are members of ``source`` (one row each, however many memberships they hold)."""
     memberships = Membership.objects.filter(_chain_filter(source, inherited=inherited)).filter(_active())
     qs = User.objects.filter(pk__in=memberships.values("user_id"))

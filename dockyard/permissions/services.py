@@ -16,8 +16,12 @@ from dockyard.projects.models import Project
 Source = Project | Namespace
 
 _VALID_LEVELS = {
-    AccessLevel.GUEST, AccessLevel.PLANNER, AccessLevel.REPORTER, AccessLevel.DEVELOPER,
-    AccessLevel.MAINTAINER, AccessLevel.OWNER,
+    AccessLevel.GUEST,
+    AccessLevel.PLANNER,
+    AccessLevel.REPORTER,
+    AccessLevel.DEVELOPER,
+    AccessLevel.MAINTAINER,
+    AccessLevel.OWNER,
 }
 
 
@@ -49,7 +53,10 @@ def member_add(
     try:
         with transaction.atomic():
             membership = Membership.objects.create(
-                user=user, access_level=access_level, expires_at=expires_at, created_by=actor,
+                user=user,
+                access_level=access_level,
+                expires_at=expires_at,
+                created_by=actor,
                 **_source_filter(source),
             )
     except IntegrityError as exc:

@@ -37,8 +37,9 @@ class ProjectFilters(Schema):
     include_subgroups: bool = False
 
 
-def _list(request: HttpRequest, response: HttpResponse, filters: ProjectFilters, *,
-          namespace: Namespace | None = None) -> ProjectRows:
+def _list(
+    request: HttpRequest, response: HttpResponse, filters: ProjectFilters, *, namespace: Namespace | None = None
+) -> ProjectRows:
     viewer = current_user(request)
     qs = selectors.project_list(
         viewer=viewer,
@@ -69,15 +70,17 @@ def list_projects(request: HttpRequest, response: HttpResponse, filters: Query[P
 
 
 @router.get("/groups/{group_id}/projects", response=LIST_RESPONSE, by_alias=True, tags=["groups"])
-def list_group_projects(request: HttpRequest, response: HttpResponse, group_id: str,
-                        filters: Query[ProjectFilters]) -> ProjectRows:
+def list_group_projects(
+    request: HttpRequest, response: HttpResponse, group_id: str, filters: Query[ProjectFilters]
+) -> ProjectRows:
     group = namespace_selectors.group_get_for(viewer=current_user(request), ref=group_id)
     return _list(request, response, filters, namespace=group)
 
 
 @router.get("/users/{user_id}/projects", response=LIST_RESPONSE, by_alias=True, tags=["users"])
-def list_user_projects(request: HttpRequest, response: HttpResponse, user_id: str,
-                       filters: Query[ProjectFilters]) -> ProjectRows:
+def list_user_projects(
+    request: HttpRequest, response: HttpResponse, user_id: str, filters: Query[ProjectFilters]
+) -> ProjectRows:
     user = account_selectors.user_get(ref=user_id)
     if user is None:
         raise NotFound("User")

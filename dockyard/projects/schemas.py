@@ -199,7 +199,6 @@ class ProjectUpdateIn(Schema):
     request_access_enabled: bool | None = None
 
 
-
 class ProjectRows(RootModel[list[ProjectOut | ProjectSimple]]):
     """A project list: full entities, or ``simple=true`` ones. (A root model, so ninja serialises the
     already-built schemas instead of re-reading them as ORM objects.)"""

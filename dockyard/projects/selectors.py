@@ -69,7 +69,11 @@ def project_list(
             qs = qs.filter(pk__in=policy.member_projects(viewer).values("pk"))
         if min_access_level:
             # Few rows pass the membership filter; the level check needs each one's inheritance chain.
-            ids = [p.pk for p in qs.select_related("namespace") if policy.project_access_level(viewer, p) >= min_access_level]
+            ids = [
+                p.pk
+                for p in qs.select_related("namespace")
+                if policy.project_access_level(viewer, p) >= min_access_level
+            ]
             qs = qs.filter(pk__in=ids)
     elif owned or membership or starred:
         return Project.objects.none()

@@ -23,8 +23,9 @@ def _visibility_errors(visibility: int, namespace: Namespace) -> list[str]:
     return []
 
 
-def _taken_errors(namespace: Namespace, *, name: str | None, path: str | None,
-                  exclude: Project | None = None) -> dict[str, list[str]]:
+def _taken_errors(
+    namespace: Namespace, *, name: str | None, path: str | None, exclude: Project | None = None
+) -> dict[str, list[str]]:
     qs = Project.objects.filter(namespace=namespace)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
@@ -99,10 +100,10 @@ def project_create(
             )
     except IntegrityError as exc:
         raise ValidationFailed({"path": ["has already been taken"]}) from exc
-    if namespace.kind == Namespace.Kind.USER:
+    if namespace.owner is not None:
         # GitLab lists the owner of a personal project as its Owner member.
         Membership.objects.create(
-            user_id=namespace.owner_id, project=project, access_level=AccessLevel.OWNER, created_by=actor
+            user=namespace.owner, project=project, access_level=AccessLevel.OWNER, created_by=actor
         )
     elif policy.project_access_level(actor, project) < AccessLevel.MAINTAINER:
         # An admin creating a project in someone else's group becomes its maintainer, as in GitLab.
@@ -112,8 +113,13 @@ def project_create(
 
 
 PROJECT_FEATURES = (
-    "issues_enabled", "merge_requests_enabled", "wiki_enabled", "jobs_enabled", "snippets_enabled",
-    "lfs_enabled", "request_access_enabled",
+    "issues_enabled",
+    "merge_requests_enabled",
+    "wiki_enabled",
+    "jobs_enabled",
+    "snippets_enabled",
+    "lfs_enabled",
+    "request_access_enabled",
 )
 
 

@@ -237,10 +237,15 @@ class TestWireShapes:
         r = requests.post(f"{api}/groups", json={"name": "Bad", "path": "-bad-"}, headers=auth, timeout=10)
         assert r.status_code == 400 and "path" in r.json()["message"]
         path = _name("dup")
-        assert requests.post(f"{api}/groups", data={"name": path, "path": path}, headers=auth, timeout=10).status_code == 201
+        assert (
+            requests.post(f"{api}/groups", data={"name": path, "path": path}, headers=auth, timeout=10).status_code
+            == 201
+        )
         r = requests.post(f"{api}/groups", data={"name": path, "path": path}, headers=auth, timeout=10)
         assert r.status_code == 400 and r.json()["message"]["path"] == ["has already been taken"]
-        r = requests.post(f"{api}/users", json={"username": "x", "email": "not-an-email", "name": "X"}, headers=auth, timeout=10)
+        r = requests.post(
+            f"{api}/users", json={"username": "x", "email": "not-an-email", "name": "X"}, headers=auth, timeout=10
+        )
         assert r.status_code == 400 and r.json()["message"]["email"] == ["is invalid"]
         assert requests.get(f"{api}/users", params={"username": "x"}, headers=auth, timeout=10).json() == []
         r = requests.post(f"{api}/projects", json={"name": "v", "visibility": "secret"}, headers=auth, timeout=10)

@@ -11,8 +11,8 @@ from django.utils import timezone
 from dockyard.accounts import services as accounts
 from dockyard.accounts.models import User
 from dockyard.core.visibility import Visibility
-from dockyard.namespaces.models import Namespace
 from dockyard.namespaces import services as groups
+from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy, services
 from dockyard.permissions.models import AccessLevel
 from dockyard.projects import services as projects
