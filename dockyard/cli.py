@@ -68,8 +68,11 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     _prepare()
     try:
         user = services.user_create(
-            username=args.username, email=args.email, name=args.name or args.username,
-            password=args.password, is_admin=args.admin,
+            username=args.username,
+            email=args.email,
+            name=args.name or args.username,
+            password=args.password,
+            is_admin=args.admin,
         )
     except DockyardError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -90,9 +93,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         return 1
     expires = dt.date.fromisoformat(args.expires_at) if args.expires_at else None
     try:
-        _, secret = services.token_create(
-            user=user, name=args.name, scopes=args.scopes.split(","), expires_at=expires
-        )
+        _, secret = services.token_create(user=user, name=args.name, scopes=args.scopes.split(","), expires_at=expires)
     except DockyardError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

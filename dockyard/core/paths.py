@@ -63,7 +63,8 @@ def name_errors(name: str) -> list[str]:
         return ["is too long (maximum is 255 characters)"]
     if not NAME_RE.match(name):
         return [
-            "can contain only letters, digits, emoji, '_', '.', '+', dashes, or spaces. It must start with a letter, digit, emoji, or '_'."
+            "can contain only letters, digits, emoji, '_', '.', '+', dashes, or spaces. "
+            "It must start with a letter, digit, emoji, or '_'."
         ]
     return []
 
