@@ -12,14 +12,9 @@ from dockyard.core.urls import absolute
 from dockyard.permissions.models import Membership
 
 
-class MemberOut(Schema):
-    id: int
-    username: str
-    name: str
-    state: str
-    locked: bool = False
-    avatar_url: str | None = None
-    web_url: str
+class MemberOut(UserBasic):
+    """A member: the user's basic fields plus the membership's (GitLab's ``Member`` entity)."""
+
     access_level: int
     created_at: GlDateTime
     created_by: UserBasic | None
@@ -44,7 +39,7 @@ class MemberOut(Schema):
         return obj.user.state
 
     @staticmethod
-    def resolve_web_url(obj: Membership) -> str:
+    def resolve_web_url(obj: Membership) -> str:  # type: ignore[override]  # reads the membership's user
         return absolute(obj.user.username)
 
 

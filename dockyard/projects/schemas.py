@@ -163,25 +163,6 @@ class ProjectOut(ProjectSimple):
         return getattr(obj, "api_permissions", None)
 
 
-class ProjectCreateIn(Schema):
-    name: str | None = None
-    path: str | None = None
-    namespace_id: int | str | None = None
-    description: str = ""
-    visibility: str = "private"
-    default_branch: str | None = None
-    topics: list[str] | None = None
-    tag_list: list[str] | None = None
-    initialize_with_readme: bool = False
-    issues_enabled: bool | None = None
-    merge_requests_enabled: bool | None = None
-    wiki_enabled: bool | None = None
-    jobs_enabled: bool | None = None
-    snippets_enabled: bool | None = None
-    lfs_enabled: bool | None = None
-    request_access_enabled: bool | None = None
-
-
 class ProjectUpdateIn(Schema):
     name: str | None = None
     path: str | None = None
@@ -197,6 +178,13 @@ class ProjectUpdateIn(Schema):
     snippets_enabled: bool | None = None
     lfs_enabled: bool | None = None
     request_access_enabled: bool | None = None
+
+
+class ProjectCreateIn(ProjectUpdateIn):
+    namespace_id: int | str | None = None
+    description: str = ""
+    visibility: str = "private"
+    initialize_with_readme: bool = False
 
 
 class ProjectRows(RootModel[list[ProjectOut | ProjectSimple]]):
