@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 
 import structlog
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import Counter, Histogram
 
 from dockyard.core import urls
@@ -33,6 +33,20 @@ def _route(request: HttpRequest) -> str:
     return "/" + str(match.route) if match.route else (match.view_name or "unknown")
 
 
+def _api_shape(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """The router answers a wrong method on an API path with plain text; GitLab clients expect JSON."""
+    if (
+        response.status_code == 405
+        and request.path.startswith("/api/")
+        and "json" not in response.get("Content-Type", "")
+    ):
+        shaped = JsonResponse({"message": "405 Method Not Allowed"}, status=405)
+        if "Allow" in response:
+            shaped["Allow"] = response["Allow"]
+        return shaped
+    return response
+
+
 class RequestContextMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -45,7 +59,7 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         urls.bind_request(request)
         started = time.perf_counter()
-        response = self.get_response(request)
+        response = _api_shape(request, self.get_response(request))
         elapsed = time.perf_counter() - started
         route = _route(request)
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()

@@ -222,6 +222,8 @@ class TestWireShapes:
         assert r.status_code == 401 and r.json() == {"message": "401 Unauthorized"}
         r = requests.get(f"{live_server.url}/api/v4/user", timeout=10)
         assert r.status_code == 401
+        r = requests.patch(f"{live_server.url}/api/v4/version", timeout=10)
+        assert r.status_code == 405 and r.json() == {"message": "405 Method Not Allowed"}
         r = requests.get(
             f"{live_server.url}/api/v4/user", headers={"Authorization": f"Bearer {live_server.root_token}"}, timeout=10
         )
