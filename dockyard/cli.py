@@ -21,8 +21,10 @@ def _prepare() -> str | None:
 
     from dockyard.accounts.bootstrap import instance_bootstrap
     from dockyard.config.env import ENV
+    from dockyard.repos import git
 
     call_command("migrate", interactive=False, verbosity=0)
+    git.install_hooks()
     return instance_bootstrap(env=ENV)
 
 

@@ -74,3 +74,11 @@ def _today() -> dt.date:
 
 def token_get(*, pk: int) -> PersonalAccessToken | None:
     return PersonalAccessToken.objects.select_related("user").filter(pk=pk).first()
+
+
+def user_authenticate_password(*, login: str, password: str) -> User | None:
+    """The active user with this username or email and password, else None."""
+    user = User.objects.filter(Q(username__iexact=login) | Q(email__iexact=login)).first()
+    if user is None or not user.is_active or not user.check_password(password):
+        return None
+    return user

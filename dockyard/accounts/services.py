@@ -14,6 +14,8 @@ from dockyard.accounts.models import PersonalAccessToken, User
 from dockyard.core.errors import BadRequest, Forbidden, ValidationFailed, check
 from dockyard.core.paths import name_errors, path_errors
 from dockyard.namespaces.models import Namespace
+from dockyard.projects.models import Project
+from dockyard.repos import services as repos
 
 # Tokens may not live longer than a year unless created without an expiry by an admin (GitLab's default limit).
 MAX_TOKEN_LIFETIME = dt.timedelta(days=400)
@@ -183,6 +185,9 @@ def user_delete(*, user: User, actor: User) -> None:
     """Delete a user with their personal namespace and its projects (GitLab's hard delete)."""
     if user.pk == actor.pk:
         raise Forbidden("You cannot delete yourself")
+    repos.repositories_remove_on_commit(
+        project_ids=list(Project.objects.filter(namespace__owner=user).values_list("id", flat=True))
+    )
     user.delete()
 
 

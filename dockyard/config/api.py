@@ -130,6 +130,8 @@ def _register_routers() -> None:
     from dockyard.namespaces.api import router as namespaces_router
     from dockyard.permissions.api import router as members_router
     from dockyard.projects.api import router as projects_router
+    from dockyard.repos.api import internal as internal_router
+    from dockyard.repos.api import router as repos_router
 
     api.add_router("", core_router)
     api.add_router("", accounts_router)
@@ -137,6 +139,8 @@ def _register_routers() -> None:
     api.add_router("", namespaces_router)
     api.add_router("", projects_router)
     api.add_router("", members_router)
+    api.add_router("", repos_router)
+    api.add_router("", internal_router)
 
 
 _register_routers()

@@ -89,4 +89,12 @@ class Router:
                 return
 
 
+def _register_native_routes() -> None:
+    from dockyard.repos.http import ROUTE as GIT_ROUTE
+    from dockyard.repos.http import smart_http
+
+    NATIVE_ROUTES.append((GIT_ROUTE, smart_http))
+
+
+_register_native_routes()
 application = Router(WSGIMiddleware(django_wsgi, workers=ENV.web_threads))  # type: ignore[arg-type]

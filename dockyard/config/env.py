@@ -29,9 +29,23 @@ class Env:
     web_threads: int
     web_workers: int
 
+    internal_url: str | None
+
     @property
     def sqlite_path(self) -> Path:
         return self.home / "dockyard.sqlite3"
+
+    @property
+    def repositories(self) -> Path:
+        return self.home / "repositories"
+
+    @property
+    def hooks(self) -> Path:
+        return self.home / "hooks"
+
+    @property
+    def objects(self) -> Path:
+        return self.home / "objects"
 
 
 def _secret_key(home: Path) -> str:
@@ -71,6 +85,7 @@ def load() -> Env:
         secret_key=_secret_key(home),
         web_threads=int(os.environ.get("DOCKYARD_WEB_THREADS", "16")),
         web_workers=int(os.environ.get("DOCKYARD_WEB_WORKERS", "1")),
+        internal_url=(os.environ.get("DOCKYARD_INTERNAL_URL") or "").rstrip("/") or None,
     )
 
 

@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "dockyard.namespaces",
     "dockyard.projects",
     "dockyard.permissions",
+    "dockyard.repos",
+    "dockyard.events",
     "dockyard.web",
 ]
 

@@ -25,6 +25,12 @@ _REQUEST_ID_RE = re.compile(r"\A[A-Za-z0-9\-_.]{1,128}\Z")
 log = get_logger("dockyard.access")
 
 
+def observe(method: str, route: str, status: int, elapsed: float) -> None:
+    """Count and time one request (also used by the native async routes that bypass Django)."""
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(elapsed)
+
+
 def _route(request: HttpRequest) -> str:
     """The URL pattern, not the path, so metric labels stay few (no ids or names in them)."""
     match = getattr(request, "resolver_match", None)
@@ -62,8 +68,7 @@ class RequestContextMiddleware:
         response = _api_shape(request, self.get_response(request))
         elapsed = time.perf_counter() - started
         route = _route(request)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(elapsed)
+        observe(request.method or "GET", route, response.status_code, elapsed)
         response["X-Request-Id"] = request_id
         if not request.path.startswith("/-/"):  # health probes would drown the log
             log.info(

@@ -14,6 +14,7 @@ from dockyard.core.visibility import Visibility
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions.models import AccessLevel, Membership
 from dockyard.projects.models import Project
+from dockyard.repos import services as repos
 
 MAX_DEPTH = 20  # GitLab's limit on nesting
 
@@ -149,5 +150,9 @@ def _rewrite_descendant_paths(group: Namespace, old_full_path: str, old_full_nam
 
 @transaction.atomic
 def group_delete(*, group: Namespace) -> None:
-    """Delete a group with its subgroups and projects."""
+    """Delete a group with its subgroups and projects (their repositories go once this commits)."""
+    project_ids = list(
+        Project.objects.filter(namespace__traversal__startswith=group.traversal).values_list("id", flat=True)
+    )
+    repos.repositories_remove_on_commit(project_ids=project_ids)
     group.delete()

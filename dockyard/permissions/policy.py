@@ -20,6 +20,7 @@ from dockyard.core.visibility import Visibility
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions.models import AccessLevel, Membership
 from dockyard.projects.models import Project
+from dockyard.repos.models import ProtectedBranch, ProtectedTag
 
 if TYPE_CHECKING:
     from dockyard.accounts.models import User
@@ -32,6 +33,8 @@ ProjectAction = Literal[
     "remove_project",
     "admin_project_member",
     "change_visibility",
+    "download_code",
+    "push_code",
 ]
 GroupAction = Literal[
     "read_group",
@@ -51,6 +54,9 @@ PROJECT_RULES: dict[str, int] = {
     "admin_project_member": AccessLevel.MAINTAINER,
     "change_visibility": AccessLevel.OWNER,
     "remove_project": AccessLevel.OWNER,
+    "download_code": AccessLevel.REPORTER,
+    "push_code": AccessLevel.DEVELOPER,
+    "admin_protected_refs": AccessLevel.MAINTAINER,
 }
 GROUP_RULES: dict[str, int] = {
     "read_group": AccessLevel.GUEST,
@@ -149,6 +155,9 @@ def can(user: User | None, action: str, obj: Project | Namespace) -> bool:
     active = _active(user)
     if isinstance(obj, Project):
         if action in {"read_project", "read_members"}:
+            return can_read_project(active, obj)
+        if action == "download_code" and obj.visibility >= Visibility.INTERNAL:
+            # Open projects share their code with everyone who may see them, guests included.
             return can_read_project(active, obj)
         if active is None:
             return False
@@ -254,3 +263,101 @@ def authorize(user: User | None, action: str, obj: Project | Namespace) -> None:
     if _active(user) is None:
         raise Unauthorized()
     raise Forbidden()
+
+
+# --- git pushes -------------------------------------------------------------------------------
+
+ZERO_SHA = "0" * 40
+ADMIN_REF_LEVEL = 60  # "Administrators" in protected-ref rules
+
+
+@dataclass(frozen=True)
+class RefChange:
+    """One ref update of a push, as the pre-receive hook reports it."""
+
+    old: str
+    new: str
+    ref: str
+    forced: bool = False
+
+    @property
+    def created(self) -> bool:
+        return self.old == ZERO_SHA
+
+    @property
+    def deleted(self) -> bool:
+        return self.new == ZERO_SHA
+
+    @property
+    def branch(self) -> str | None:
+        return self.ref.removeprefix("refs/heads/") if self.ref.startswith("refs/heads/") else None
+
+    @property
+    def tag(self) -> str | None:
+        return self.ref.removeprefix("refs/tags/") if self.ref.startswith("refs/tags/") else None
+
+
+def _ref_level(user: User, project: Project) -> int:
+    return ADMIN_REF_LEVEL if user.is_admin else project_access_level(user, project)
+
+
+def _allowed(level: int, required: int) -> bool:
+    return required != 0 and level >= required
+
+
+def push_denial(
+    user: User | None,
+    project: Project,
+    change: RefChange,
+    *,
+    protected_branches: list[ProtectedBranch],
+    protected_tags: list[ProtectedTag],
+    via_web: bool = False,
+) -> str | None:
+    """Why ``user`` may not make ``change``, in GitLab's words; None when the change is allowed.
+
+    Used for git pushes (through the pre-receive hook) and for every ref the API or the pages write.
+    """
+    active = _active(user)
+    if active is None or not can(active, "push_code", project):
+        return "You are not allowed to push code to this project."
+    if project.archived:
+        return "You are not allowed to push code to an archived project."
+    level = _ref_level(active, project)
+    if (branch := change.branch) is not None:
+        if change.deleted and branch == project.default_branch:
+            return "The default branch of a project cannot be deleted."
+        rules = [rule for rule in protected_branches if rule.matches(branch)]
+        if not rules:
+            return None
+        if change.deleted:
+            if not via_web:
+                return "You can only delete protected branches using the web interface."
+            if not any(_allowed(level, r.unprotect_access_level) for r in rules):
+                return (
+                    "You are not allowed to delete protected branches from this project. "
+                    "Only a project maintainer or owner can delete a protected branch."
+                )
+            return None
+        if change.forced and not any(r.allow_force_push for r in rules):
+            return "You are not allowed to force push code to a protected branch on this project."
+        # When several rules match, the most permissive one decides (GitLab's rule).
+        if any(_allowed(level, r.push_access_level) for r in rules):
+            return None
+        if change.created:
+            if any(_allowed(level, r.merge_access_level) for r in rules):
+                return None
+            return "You are not allowed to create protected branches on this project."
+        return "You are not allowed to push code to protected branches on this project."
+    if (tag := change.tag) is not None:
+        rules_t = [rule for rule in protected_tags if rule.matches(tag)]
+        if not rules_t:
+            return None
+        if change.deleted:
+            return None if via_web and level >= AccessLevel.MAINTAINER else "Protected tags cannot be deleted."
+        if not change.created:
+            return "Protected tags cannot be updated."
+        if any(_allowed(level, r.create_access_level) for r in rules_t):
+            return None
+        return "You are not allowed to create this tag as it is protected."
+    return None

@@ -101,6 +101,7 @@ def _create(request: HttpRequest, actor: User, owner: User, payload: ProjectCrea
         visibility=parse_visibility(payload.visibility) or Visibility.PRIVATE,
         default_branch=payload.default_branch or "",
         topics=payload.topics if payload.topics is not None else payload.tag_list,
+        initialize_with_readme=payload.initialize_with_readme,
         **{f: getattr(payload, f) for f in services.PROJECT_FEATURES},
     )
 

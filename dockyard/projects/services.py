@@ -13,6 +13,7 @@ from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.permissions.models import AccessLevel, Membership
 from dockyard.projects.models import Project
+from dockyard.repos import services as repos
 
 _MAX_TOPICS = 100
 
@@ -57,7 +58,8 @@ def project_create(
     visibility: int = Visibility.PRIVATE,
     default_branch: str = "",
     topics: list[str] | None = None,
-    **features: bool,
+    initialize_with_readme: bool = False,
+    **features: bool | None,
 ) -> Project:
     """Create a project in ``namespace``, which the actor must be allowed to create projects in.
 
@@ -109,6 +111,7 @@ def project_create(
         # An admin creating a project in someone else's group becomes its maintainer, as in GitLab.
         Membership.objects.create(user=actor, project=project, access_level=AccessLevel.MAINTAINER, created_by=actor)
     policy.forget(actor)
+    repos.repository_create(project=project, actor=actor, initialize_with_readme=initialize_with_readme)
     return project
 
 
@@ -181,4 +184,5 @@ def project_set_archived(*, project: Project, archived: bool) -> Project:
 
 @transaction.atomic
 def project_delete(*, project: Project) -> None:
+    repos.repositories_remove_on_commit(project_ids=[project.id])
     project.delete()

@@ -1,0 +1,45 @@
+"""Activity events (GitLab's ``events`` table): what happened, by whom, where."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Event(models.Model):
+    """One entry of the activity feed. Pushes carry GitLab's ``push_data`` (ref, commit range and count)."""
+
+    class Action(models.TextChoices):
+        CREATED = "created"
+        UPDATED = "updated"
+        CLOSED = "closed"
+        REOPENED = "reopened"
+        PUSHED_NEW = "pushed new"
+        PUSHED_TO = "pushed to"
+        REMOVED = "deleted"
+        COMMENTED = "commented on"
+        MERGED = "accepted"
+        JOINED = "joined"
+        LEFT = "left"
+        DESTROYED = "destroyed"
+
+    project = models.ForeignKey(
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="events")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target_type = models.CharField(max_length=64, blank=True, default="")
+    target_id = models.BigIntegerField(null=True, blank=True)
+    target_title = models.CharField(max_length=255, blank=True, default="")
+    push_data = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "-id"]),
+            models.Index(fields=["author", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_id} {self.action} {self.target_type or 'project'} {self.target_id or self.project_id}"

@@ -1,0 +1,148 @@
+"""Creating, removing and inspecting repositories on local disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from dockyard.config.env import ENV
+from dockyard.repos.git.paths import repository_path
+
+ZERO_SHA = "0" * 40
+
+# Settings every repository gets: bitmaps and commit-graphs make serving clones cheap; the hooks path
+# points at Dockyard's shared hooks so every push is checked by the server.
+_REPOSITORY_CONFIG: dict[str, str | None] = {
+    "core.hooksPath": None,  # filled in with ENV.hooks at creation
+    "receive.advertisePushOptions": "true",
+    "receive.fsckObjects": "true",
+    "uploadpack.allowFilter": "true",
+    "uploadpack.allowAnySHA1InWant": "true",
+    "repack.writeBitmaps": "true",
+    "pack.writeBitmapHashCache": "true",
+    "core.commitGraph": "true",
+    "gc.auto": "0",  # housekeeping is Dockyard's job, never a push's
+    "http.receivepack": "true",
+}
+
+
+class GitError(Exception):
+    """A git command failed; ``stderr`` says why."""
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+def storage_path(project_id: int) -> Path:
+    return repository_path(ENV.repositories, project_id)
+
+
+def _git(*args: str, cwd: Path | None = None, check: bool = True, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env or _base_env()
+    )
+    if check and result.returncode != 0:
+        raise GitError(f"git {args[0]} failed", result.stderr)
+    return result.stdout
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    # Never read the server user's ~/.gitconfig or the system config: repositories behave the same everywhere.
+    env.update(GIT_CONFIG_NOSYSTEM="1", HOME=str(ENV.home), GIT_TERMINAL_PROMPT="0")
+    return env
+
+
+def repository_exists(project_id: int) -> bool:
+    return (storage_path(project_id) / "HEAD").exists()
+
+
+def init_repository(project_id: int, *, default_branch: str) -> Path:
+    """Create an empty bare repository. Idempotent: an existing one is left as it is."""
+    path = storage_path(project_id)
+    if (path / "HEAD").exists():
+        return path
+    # Build it beside its final place and rename: a crash never leaves a half-made repository there.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
+    _git("init", "--bare", "--quiet", f"--initial-branch={default_branch}", str(staging))
+    for key, value in _REPOSITORY_CONFIG.items():
+        _git("config", key, value if value is not None else str(ENV.hooks), cwd=staging)
+    os.replace(staging, path)
+    return path
+
+
+def remove_repository(project_id: int) -> None:
+    """Remove a repository: renamed away first (atomic), then deleted."""
+    path = storage_path(project_id)
+    if not path.exists():
+        return
+    trash = ENV.repositories / "+deleted" / f"{path.name}-{uuid.uuid4().hex}"
+    trash.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def install_hooks() -> None:
+    """Write the server-side hooks every repository points at (``core.hooksPath``)."""
+    source = Path(__file__).with_name("hook.py").read_text()
+    ENV.hooks.mkdir(parents=True, exist_ok=True)
+    for name in ("pre-receive", "post-receive"):
+        target = ENV.hooks / name
+        text = f"#!{sys.executable}\n{source}"
+        if target.exists() and target.read_text() == text:
+            continue
+        staging = target.with_suffix(".tmp")
+        staging.write_text(text)
+        staging.chmod(0o755)
+        os.replace(staging, target)
+
+
+def is_ancestor(project_id: int, ancestor: str, descendant: str) -> bool:
+    path = storage_path(project_id)
+    result = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", ancestor, descendant],
+        cwd=path,
+        capture_output=True,
+        check=False,
+        env=_base_env(),
+    )
+    return result.returncode == 0
+
+
+def commit_count(project_id: int, old: str, new: str, *, ref: str) -> int:
+    """Commits a ref update brought: ``old..new``, or for a new ref the commits no other ref had."""
+    spec = [new, "--not", f"--exclude={ref}", "--all"] if old == ZERO_SHA else [f"{old}..{new}"]
+    return int(_git("rev-list", "--count", *spec, cwd=storage_path(project_id)).strip() or 0)
+
+
+def commit_title(project_id: int, sha: str) -> str:
+    return _git("log", "-1", "--format=%s", sha, cwd=storage_path(project_id), check=False).strip()
+
+
+def ref_exists(project_id: int, ref: str) -> bool:
+    result = subprocess.run(
+        ["git", "show-ref", "--verify", "--quiet", ref],
+        cwd=storage_path(project_id),
+        check=False,
+        env=_base_env(),
+    )
+    return result.returncode == 0
+
+
+def default_branch_of(project_id: int) -> str | None:
+    """The branch HEAD points at, if that branch exists."""
+    path = storage_path(project_id)
+    head = _git("symbolic-ref", "--quiet", "HEAD", cwd=path, check=False).strip()
+    if head.startswith("refs/heads/") and ref_exists(project_id, head):
+        return head.removeprefix("refs/heads/")
+    return None
+
+
+def set_default_branch(project_id: int, branch: str) -> None:
+    _git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=storage_path(project_id))
