@@ -6,6 +6,8 @@ PORT ?= 8080
 HOST ?= 127.0.0.1
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 export DOCKYARD_HOME ?= $(CURDIR)/.dockyard
+# In-process unit tests run background tasks inline; the live servers the tests start use the real queue.
+TEST_ENV := DOCKYARD_TASKS_BACKEND=immediate DOCKYARD_HOME=$(CURDIR)/.dockyard-test
 
 .PHONY: run test test-sqlite test-postgres check lint types bench deps dev-deps browser services clean
 
@@ -44,10 +46,10 @@ test: dev-deps browser services
 	$(MAKE) --no-print-directory test-postgres
 
 test-sqlite: dev-deps
-	DOCKYARD_TEST_BACKEND=sqlite $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) DOCKYARD_TEST_BACKEND=sqlite $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-postgres: dev-deps
-	DOCKYARD_TEST_BACKEND=postgres DATABASE_URL=$(PG_URL) $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) DOCKYARD_TEST_BACKEND=postgres DATABASE_URL=$(PG_URL) $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: dev-deps
 	$(BIN)/ruff check dockyard tests bench

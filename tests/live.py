@@ -57,6 +57,7 @@ class LiveServer:
             DOCKYARD_HOME=str(self.home),
             DOCKYARD_ROOT_TOKEN=self.root_token,
             DJANGO_SETTINGS_MODULE="dockyard.config.settings",
+            DOCKYARD_TASKS_BACKEND="database",
             **self.extra_env,
         )
         if self.backend == "postgres":

@@ -19,6 +19,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dockyard.config.settings")
 from a2wsgi import WSGIMiddleware
 
 from dockyard.config.env import ENV
+from dockyard.config.worker import start_embedded_worker
 from dockyard.config.wsgi import application as django_wsgi
 
 Scope = dict[str, Any]
@@ -83,6 +84,8 @@ class Router:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if ENV.embedded_worker:
+                    start_embedded_worker()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})

@@ -30,6 +30,8 @@ class Env:
     web_workers: int
 
     internal_url: str | None
+    tasks_backend: str
+    embedded_worker: bool
 
     @property
     def sqlite_path(self) -> Path:
@@ -86,6 +88,8 @@ def load() -> Env:
         web_threads=int(os.environ.get("DOCKYARD_WEB_THREADS", "16")),
         web_workers=int(os.environ.get("DOCKYARD_WEB_WORKERS", "1")),
         internal_url=(os.environ.get("DOCKYARD_INTERNAL_URL") or "").rstrip("/") or None,
+        tasks_backend=os.environ.get("DOCKYARD_TASKS_BACKEND", "database"),
+        embedded_worker=os.environ.get("DOCKYARD_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
     )
 
 

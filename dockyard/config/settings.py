@@ -20,6 +20,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "dockyard.core",
     "dockyard.accounts",
     "dockyard.namespaces",
@@ -113,5 +115,18 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = False
 
 NINJA_PAGINATION_MAX_LIMIT = 100
+
+# Background work (docs/decisions/0003-background-tasks.md): Django's task API (django-tasks) on the
+# database backend, run by an embedded worker thread or by `dockyard worker` processes. "immediate"
+# runs tasks inline, which in-process unit tests use.
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if ENV.tasks_backend == "immediate"
+            else "django_tasks_db.DatabaseBackend"
+        ),
+    }
+}
 
 LOGGING_CONFIG = None  # dockyard.core.logging configures structlog + stdlib once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -211,3 +212,25 @@ def test_with_and_without_the_git_suffix(
     project = _project(root, owner, initialize_with_readme=True)
     url = f"http://{owner.username}:{owner.token}@127.0.0.1:{live_server.port}/{project.path_with_namespace}{suffix}"
     assert "refs/heads/main" in git.run("ls-remote", url).stdout
+
+
+def test_pushes_are_followed_by_housekeeping(
+    live_server: LiveServer, root: gitlab.Gitlab, git: Git, make_user: Callable[[str], Account], tmp_path: Path
+) -> None:
+    """After a push the embedded worker repacks with a multi-pack-index bitmap and writes a commit-graph."""
+    from dockyard.repos.git.paths import hashed_relative_path
+
+    owner = make_user("hk")
+    project = _project(root, owner, initialize_with_readme=True)
+    clone = tmp_path / "hk"
+    git.run("clone", "-q", owner.url(live_server, project.path_with_namespace), str(clone))
+    for i in range(3):
+        git.commit(clone, f"f{i}.txt", f"{i}\n")
+    git.run("push", "-q", "origin", "main", cwd=clone)
+    repo = live_server.home / "repositories" / hashed_relative_path(project.id)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not list((repo / "objects" / "pack").glob("multi-pack-index*.bitmap")):
+        time.sleep(0.2)
+    assert list((repo / "objects" / "pack").glob("multi-pack-index*.bitmap"))
+    assert (repo / "objects" / "info" / "commit-graphs").is_dir()
+    assert not [p for p in (repo / "objects").iterdir() if len(p.name) == 2]  # no loose objects left

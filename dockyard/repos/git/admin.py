@@ -146,3 +146,15 @@ def default_branch_of(project_id: int) -> str | None:
 
 def set_default_branch(project_id: int, branch: str) -> None:
     _git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=storage_path(project_id))
+
+
+def housekeeping(project_id: int) -> None:
+    """Keep a repository cheap to serve: geometric repacking with a multi-pack index and its bitmap
+    (so pack-objects can reuse deltas instead of counting objects), loose objects packed, and a
+    commit-graph for fast history walks. Safe beside running fetches and pushes (git's own locking)."""
+    path = storage_path(project_id)
+    if not (path / "HEAD").exists():
+        return
+    _git("repack", "-d", "--quiet", "--geometric=2", "--write-midx", "--write-bitmap-index", cwd=path)
+    _git("prune-packed", cwd=path)
+    _git("commit-graph", "write", "--reachable", "--split", "--changed-paths", cwd=path)
