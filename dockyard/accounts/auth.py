@@ -85,12 +85,11 @@ class TokenAuth(APIKeyHeader):
             if session_user is not None and session_user.is_authenticated and request.method in _READ_METHODS:
                 return Actor(user=session_user)
             return Actor(user=None)
-        found = selectors.user_authenticate_token(secret=key)
+        found = services.token_authenticate(secret=key)
         if found is None:
             raise Unauthorized()
         user, token = found
         _check_scopes(request, token)
-        services.token_touch(token=token)
         services.user_touch_activity(user=user)
         acting = _sudo(request, user, token)
         return Actor(user=acting, token=token, impersonator=user if acting is not user else None)

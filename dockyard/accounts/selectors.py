@@ -10,18 +10,15 @@ from django.utils import timezone
 from dockyard.accounts.models import PersonalAccessToken, User
 
 
-def user_authenticate_token(*, secret: str) -> tuple[User, PersonalAccessToken] | None:
-    """The active user behind a personal access token, or None for a wrong, revoked, expired or blocked one."""
+def token_lookup(*, secret: str) -> PersonalAccessToken | None:
+    """The token with this secret, whatever its state (callers decide what a revoked one means)."""
     if not secret:
         return None
-    token = (
+    return (
         PersonalAccessToken.objects.select_related("user")
         .filter(token_digest=PersonalAccessToken.digest(secret))
         .first()
     )
-    if token is None or not token.active or not token.user.is_active:
-        return None
-    return token.user, token
 
 
 def user_list(
@@ -82,3 +79,35 @@ def user_authenticate_password(*, login: str, password: str) -> User | None:
     if user is None or not user.is_active or not user.check_password(password):
         return None
     return user
+
+
+def user_authenticate_token_readonly(*, secret: str) -> tuple[User, PersonalAccessToken] | None:
+    """The active user behind a valid token, without side effects (for hot read paths such as git)."""
+    token = token_lookup(secret=secret)
+    if token is None or not token.active or not token.user.is_active:
+        return None
+    return token.user, token
+
+
+def user_authenticate_login(*, login: str, password: str) -> User | None:
+    """The user with this username or email and password, *whatever their state*, else None.
+
+    The sign-in page uses it to tell a blocked user why they are refused; it only says so once the
+    password matched, so the message never reveals whether an account exists. A miss still hashes a
+    password, so the response time does not reveal it either (Django's ModelBackend does the same).
+    """
+    user = User.objects.filter(Q(username__iexact=login) | Q(email__iexact=login)).first() if login else None
+    if user is None:
+        User().set_password(password)
+        return None
+    return user if user.check_password(password) else None
+
+
+def token_get_for(*, viewer: User, pk: int) -> PersonalAccessToken:
+    """A token ``viewer`` may manage (their own, or any for an admin); else 404, as if missing."""
+    from dockyard.core.errors import NotFound
+
+    token = token_get(pk=pk)
+    if token is None or (token.user_id != viewer.pk and not viewer.is_admin):
+        raise NotFound("Token")
+    return token

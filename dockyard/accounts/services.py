@@ -10,6 +10,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from dockyard.accounts import selectors
 from dockyard.accounts.models import PersonalAccessToken, User
 from dockyard.core.errors import BadRequest, Forbidden, ValidationFailed, check
 from dockyard.core.paths import name_errors, path_errors
@@ -265,6 +266,34 @@ def token_rotate(*, token: PersonalAccessToken, expires_at: dt.date | None = Non
     token.rotated_to = new
     token.save(update_fields=["revoked", "rotated_to"])
     return new, secret
+
+
+def token_authenticate(*, secret: str) -> tuple[User, PersonalAccessToken] | None:
+    """The active user behind a personal access token, or None for a wrong, revoked, expired or blocked one.
+
+    Reuse detection, as GitLab does it: presenting a token that was already rotated means the secret
+    leaked, so every active token descended from it is revoked too.
+    """
+    token = selectors.token_lookup(secret=secret)
+    if token is None:
+        return None
+    if token.revoked and token.rotated_to_id is not None:
+        _revoke_rotations_of(token)
+        return None
+    if not token.active or not token.user.is_active:
+        return None
+    token_touch(token=token)
+    return token.user, token
+
+
+@transaction.atomic
+def _revoke_rotations_of(token: PersonalAccessToken) -> None:
+    successor = token.rotated_to
+    while successor is not None:
+        if not successor.revoked:
+            successor.revoked = True
+            successor.save(update_fields=["revoked"])
+        successor = successor.rotated_to
 
 
 def token_touch(*, token: PersonalAccessToken) -> None:

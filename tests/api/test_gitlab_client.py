@@ -166,6 +166,7 @@ def test_public_and_internal_visibility(root: gitlab.Gitlab, live_server: LiveSe
 
 def test_personal_access_tokens_revoke_rotate_and_scopes(root: gitlab.Gitlab, live_server: LiveServer) -> None:
     user, client = _user(root, "tok")
+    own_secret = client.private_token
     own = client.personal_access_tokens.get("self")
     assert own.scopes == ["api"] and own.active is True
 
@@ -178,13 +179,23 @@ def test_personal_access_tokens_revoke_rotate_and_scopes(root: gitlab.Gitlab, li
         read_only.projects.create({"name": "nope"})
     assert scope_err.value.response_code == 403
 
-    # Rotation revokes the old secret and returns a new one.
+    # Rotation returns a new secret that works.
     rotated = client.personal_access_tokens.rotate("self")
-    assert rotated["token"].startswith("glpat-") and rotated["token"] != client.private_token
-    with pytest.raises(gitlab.GitlabAuthenticationError):
-        client.auth()
+    assert rotated["token"].startswith("glpat-") and rotated["token"] != own_secret
     client = gitlab.Gitlab(live_server.url, private_token=rotated["token"])
     client.auth()
+
+    # Presenting the rotated-away secret again means it leaked: it fails, and its successor is revoked too.
+    reuse = gitlab.Gitlab(live_server.url, private_token=own_secret)
+    with pytest.raises(gitlab.GitlabAuthenticationError):
+        reuse.auth()
+    with pytest.raises(gitlab.GitlabAuthenticationError):
+        client.auth()
+    fresh = user.personal_access_tokens.create({"name": "after-reuse", "scopes": ["api"]})
+    client = gitlab.Gitlab(live_server.url, private_token=fresh.token)
+    client.auth()
+    rotated = client.personal_access_tokens.rotate("self")
+    client = gitlab.Gitlab(live_server.url, private_token=rotated["token"])
 
     # Revocation: the token stops working at once.
     client.personal_access_tokens.delete(rotated["id"])
