@@ -61,7 +61,7 @@ def _authenticate(authorization: str | None, *, write: bool) -> tuple[User | Non
     if creds is None:
         return None, bool(authorization)
     login, secret = creds
-    found = accounts.user_authenticate_token(secret=secret)
+    found = accounts.user_authenticate_token_readonly(secret=secret)
     if found is not None:
         user, token = found
         if not set(token.scopes) & (WRITE_SCOPES if write else READ_SCOPES):
