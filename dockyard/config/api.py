@@ -132,6 +132,7 @@ def _register_routers() -> None:
     from dockyard.projects.api import router as projects_router
     from dockyard.repos.api import internal as internal_router
     from dockyard.repos.api import router as repos_router
+    from dockyard.repos.api_repository import router as repository_router
 
     api.add_router("", core_router)
     api.add_router("", accounts_router)
@@ -140,6 +141,7 @@ def _register_routers() -> None:
     api.add_router("", projects_router)
     api.add_router("", members_router)
     api.add_router("", repos_router)
+    api.add_router("", repository_router)
     api.add_router("", internal_router)
 
 

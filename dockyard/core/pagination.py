@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TypeVar
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ from dockyard.core.errors import BadRequest
 from dockyard.core.urls import external_base
 
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -50,13 +52,25 @@ def paginate(request: HttpRequest, response: HttpResponse, queryset: QuerySet[M]
     """
     if request.GET.get("pagination") == "keyset":
         return keyset_paginate(request, response, queryset)
-    per_page = _per_page(request)
-    page = max(_int_param(request, "page", 1), 1)
+    page, per_page = page_params(request)
     total = queryset.order_by().values("pk")[: COUNT_LIMIT + 1].count()
     rows = list(queryset[(page - 1) * per_page : page * per_page])
+    set_page_headers(request, response, page=page, per_page=per_page, total=total, rows=len(rows))
+    return rows
+
+
+def page_params(request: HttpRequest) -> tuple[int, int]:
+    """``(page, per_page)`` of an offset-paginated request, bounded as GitLab bounds them."""
+    return max(_int_param(request, "page", 1), 1), _per_page(request)
+
+
+def set_page_headers(
+    request: HttpRequest, response: HttpResponse, *, page: int, per_page: int, total: int, rows: int
+) -> None:
+    """GitLab's offset-pagination headers for a page of ``rows`` items out of ``total``."""
     counted = total <= COUNT_LIMIT
     total_pages = max(math.ceil(total / per_page), 1)
-    has_next = (page < total_pages) if counted else len(rows) == per_page
+    has_next = (page < total_pages) if counted else rows == per_page
     response["X-Page"] = str(page)
     response["X-Per-Page"] = str(per_page)
     response["X-Next-Page"] = str(page + 1) if has_next else ""
@@ -72,7 +86,6 @@ def paginate(request: HttpRequest, response: HttpResponse, queryset: QuerySet[M]
         response["X-Total-Pages"] = str(total_pages)
         links.append(f'<{_page_url(request, page=total_pages, per_page=per_page)}>; rel="last"')
     response["Link"] = ", ".join(links)
-    return rows
 
 
 def keyset_paginate(request: HttpRequest, response: HttpResponse, queryset: QuerySet[M]) -> list[M]:
@@ -98,4 +111,34 @@ def keyset_paginate(request: HttpRequest, response: HttpResponse, queryset: Quer
     response["X-Per-Page"] = str(per_page)
     if more:
         response["Link"] = f'<{_page_url(request, **{cursor_name: rows[-1].pk, "per_page": per_page})}>; rel="next"'
+    return rows
+
+
+def paginate_list(request: HttpRequest, response: HttpResponse, items: Sequence[T]) -> list[T]:
+    """One page of an in-memory list (git data: branches, tags, tree entries, diffs), with the same
+    headers as :func:`paginate`."""
+    page, per_page = page_params(request)
+    rows = list(items[(page - 1) * per_page : page * per_page])
+    set_page_headers(request, response, page=page, per_page=per_page, total=len(items), rows=len(rows))
+    return rows
+
+
+def keyset_list(request: HttpRequest, response: HttpResponse, items: Sequence[T], *, key: str, cursor: str) -> list[T]:
+    """Keyset pagination over an in-memory list: the page after the item whose ``key`` equals the
+    ``cursor`` parameter, and a Link rel="next" carrying the last item's key while more remain
+    (GitLab's ``pagination=keyset`` + ``page_token`` on repository trees)."""
+    per_page = _per_page(request)
+    start = 0
+    token = request.GET.get(cursor)
+    if token:
+        keys = [getattr(item, key) for item in items]
+        if token not in keys:
+            raise BadRequest(f"{cursor} is invalid")
+        start = keys.index(token) + 1
+    rows = list(items[start : start + per_page])
+    response["X-Per-Page"] = str(per_page)
+    if start + per_page < len(items):
+        response["Link"] = (
+            f'<{_page_url(request, **{cursor: getattr(rows[-1], key), "per_page": per_page})}>; rel="next"'
+        )
     return rows

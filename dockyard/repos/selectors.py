@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
 from dockyard.accounts import selectors as accounts
 from dockyard.accounts.models import User
-from dockyard.core.errors import NotFound
+from dockyard.core.errors import DockyardError, NotFound
 from dockyard.permissions import policy
+from dockyard.permissions.policy import RefChange
 from dockyard.projects import selectors as projects
 from dockyard.projects.models import Project
-from dockyard.repos.models import ProtectedBranch, ProtectedTag
+from dockyard.repos.git import GitError
+from dockyard.repos.git.archive import archive_stream
+from dockyard.repos.git.read import (
+    BlameRange,
+    CommitInfo,
+    Comparison,
+    Contributor,
+    DiffEntry,
+    FileBlob,
+    RefInfo,
+    Repository,
+    TreeEntry,
+)
+from dockyard.repos.models import ProtectedBranch, ProtectedTag, RefAccessLevel
 
 NOT_FOUND_MESSAGE = "The project you were looking for could not be found or you don't have permission to view it."
 # Token scopes that grant git access over HTTP (``api`` covers everything, as in GitLab).
@@ -118,3 +133,208 @@ def protected_tag_get(*, project: Project, name: str) -> ProtectedTag | None:
 def project_by_id(*, project_id: int) -> Project | None:
     """A project by id with no visibility check: for trusted internal callers (the git hooks) only."""
     return Project.objects.select_related("namespace").filter(pk=project_id).first()
+
+
+# --- the repository API: reads of git data ------------------------------------------------------
+# Every function takes the request's one open ``Repository`` (see ``repository_open``). None of them
+# queries the database except the protected-ref lists, fetched once per request.
+
+
+def repository_open(*, project: Project) -> Repository:
+    """The project's repository, opened once for the request; 404 when it has none."""
+    try:
+        return Repository(project.id)
+    except GitError:
+        raise NotFound("Repository") from None
+
+
+def repository_tree(*, repo: Repository, ref: str | None, path: str, recursive: bool) -> list[TreeEntry]:
+    entries = repo.tree(ref or repo.default_branch() or "HEAD", path, recursive=recursive)
+    if entries is None:
+        raise NotFound("Tree")
+    return entries
+
+
+def repository_file(*, repo: Repository, ref: str | None, path: str) -> tuple[FileBlob, str, str]:
+    """(file, commit id of ``ref``, id of the last commit that changed the file)."""
+    found = repo.file(ref or repo.default_branch() or "HEAD", path)
+    if found is None:
+        if repo.resolve(ref or "HEAD") is None:
+            raise NotFound("Commit")
+        raise NotFound("File")
+    blob, commit_id = found
+    return blob, commit_id, repo.last_commit_for_path(commit_id, blob.path) or commit_id
+
+
+def repository_blob(*, repo: Repository, sha: str) -> bytes:
+    data = repo.blob(sha)
+    if data is None:
+        raise NotFound("Blob")
+    return data
+
+
+def repository_commit(*, repo: Repository, ref: str) -> CommitInfo:
+    commit = repo.commit(ref)
+    if commit is None:
+        raise NotFound("Commit")
+    return commit
+
+
+def repository_commit_diff(*, repo: Repository, ref: str) -> list[DiffEntry]:
+    diffs = repo.commit_diff(ref)
+    if diffs is None:
+        raise NotFound("Commit")
+    return diffs
+
+
+def repository_commit_refs(*, repo: Repository, ref: str, kind: str) -> list[tuple[str, str]]:
+    commit = repository_commit(repo=repo, ref=ref)
+    return repo.refs_containing(commit.id, branches=kind in {"branch", "all"}, tags=kind in {"tag", "all"})
+
+
+def repository_compare(*, repo: Repository, base: str, head: str, straight: bool) -> Comparison:
+    comparison = repo.compare(base, head, straight=straight)
+    if comparison is None:
+        raise NotFound("Ref")
+    return comparison
+
+
+@dataclass(frozen=True)
+class BranchView:
+    """A branch as the branches API shows it: git's data plus what the project's rules say about it."""
+
+    name: str
+    commit: CommitInfo
+    merged: bool
+    protected: bool
+    developers_can_push: bool
+    developers_can_merge: bool
+    can_push: bool
+    default: bool
+
+
+def _branch_views(
+    *, repo: Repository, project: Project, viewer: User | None, branches: list[RefInfo]
+) -> list[BranchView]:
+    rules = protected_branches(project=project)
+    default = repo.default_branch() or project.default_branch
+    merged = repo.merged_into([b.name for b in branches], default)
+    views = []
+    for branch in branches:
+        matching = [r for r in rules if r.matches(branch.name)]
+        change = RefChange(old=branch.commit.id, new=branch.commit.id, ref=f"refs/heads/{branch.name}")
+        denial = policy.push_denial(viewer, project, change, protected_branches=rules, protected_tags=[])
+        views.append(
+            BranchView(
+                name=branch.name,
+                commit=branch.commit,
+                merged=branch.name in merged,
+                protected=bool(matching),
+                developers_can_push=any(r.push_access_level == RefAccessLevel.DEVELOPER for r in matching),
+                developers_can_merge=any(r.merge_access_level == RefAccessLevel.DEVELOPER for r in matching),
+                can_push=denial is None,
+                default=branch.name == default,
+            )
+        )
+    return views
+
+
+def branch_list(
+    *, repo: Repository, project: Project, viewer: User | None, search: str | None = None
+) -> list[BranchView]:
+    """Branches by name; ``search`` matches a substring, ``^prefix`` or ``suffix$`` (GitLab's forms)."""
+    branches = repo.branches()
+    if search:
+        if search.startswith("^"):
+            branches = [b for b in branches if b.name.startswith(search[1:])]
+        elif search.endswith("$"):
+            branches = [b for b in branches if b.name.endswith(search[:-1])]
+        else:
+            branches = [b for b in branches if search.lower() in b.name.lower()]
+    return _branch_views(repo=repo, project=project, viewer=viewer, branches=branches)
+
+
+def branch_get(*, repo: Repository, project: Project, viewer: User | None, name: str) -> BranchView:
+    branch = repo.branch(name)
+    if branch is None:
+        raise NotFound("Branch")
+    return _branch_views(repo=repo, project=project, viewer=viewer, branches=[branch])[0]
+
+
+def tag_list(
+    *, repo: Repository, search: str | None = None, order_by: str = "updated", sort: str = "desc"
+) -> list[RefInfo]:
+    tags = repo.tags()
+    if search:
+        if search.startswith("^"):
+            tags = [t for t in tags if t.name.startswith(search[1:])]
+        elif search.endswith("$"):
+            tags = [t for t in tags if t.name.endswith(search[:-1])]
+        else:
+            tags = [t for t in tags if search.lower() in t.name.lower()]
+    if order_by == "name":
+        tags.sort(key=lambda t: t.name, reverse=sort == "desc")
+    else:
+        tags.sort(key=lambda t: (t.commit.committed_date, t.name), reverse=sort == "desc")
+    return tags
+
+
+def tag_get(*, repo: Repository, name: str) -> RefInfo:
+    tag = repo.tag(name)
+    if tag is None:
+        raise NotFound("Tag")
+    return tag
+
+
+def tag_protected_names(*, project: Project, names: list[str]) -> set[str]:
+    rules = protected_tags(project=project)
+    return {name for name in names if any(rule.matches(name) for rule in rules)}
+
+
+def repository_contributors(*, repo: Repository, ref: str | None, order_by: str, sort: str) -> list[Contributor]:
+    contributors = repo.contributors(ref or repo.default_branch() or "HEAD")
+    if contributors is None:
+        raise NotFound()
+    if order_by == "name":
+        contributors.sort(key=lambda c: c.name)
+    elif order_by == "email":
+        contributors.sort(key=lambda c: c.email)
+    else:
+        contributors.sort(key=lambda c: c.commits)
+    if sort == "desc":
+        contributors.reverse()
+    return contributors
+
+
+def repository_merge_base(*, repo: Repository, refs: list[str]) -> CommitInfo:
+    if len(refs) < 2:
+        raise DockyardError("Provide at least 2 refs")
+    shas = [repo.resolve(ref) for ref in refs]
+    unknown = [ref for ref, sha in zip(refs, shas, strict=True) if sha is None]
+    if unknown:
+        noun = "ref" if len(unknown) == 1 else "refs"
+        raise DockyardError(f"Could not find {noun}: {', '.join(unknown)}")
+    base = repo.merge_base([s for s in shas if s is not None])
+    if base is None:
+        raise NotFound("Merge Base")
+    return base
+
+
+def repository_blame(
+    *, repo: Repository, commit_id: str, path: str, start: int | None, end: int | None
+) -> list[BlameRange]:
+    return repo.blame(commit_id, path, start=start, end=end)
+
+
+def repository_archive(
+    *, repo: Repository, project: Project, ref: str | None, path: str | None, fmt: str
+) -> tuple[str, Iterator[bytes]]:
+    """(file name without extension, the archive's bytes as git writes them) for ``ref`` (default branch)."""
+    ref = ref or repo.default_branch() or "HEAD"
+    sha = repo.resolve(ref)
+    if sha is None:
+        raise NotFound("File")
+    name = f"{project.path}-{ref.replace('/', '-')}-{sha}"
+    if path:
+        name += "-" + path.strip("/").replace("/", "-")
+    return name, archive_stream(project.id, sha=sha, fmt=fmt, prefix=name, path=path)

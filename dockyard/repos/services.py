@@ -9,13 +9,28 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dockyard.accounts.models import User
-from dockyard.core.errors import BadRequest, Conflict, check
+from dockyard.core.errors import BadRequest, Conflict, DockyardError, Forbidden, NotFound, check
 from dockyard.core.logging import get_logger
 from dockyard.events.models import Event
+from dockyard.permissions import policy
 from dockyard.permissions.policy import RefChange
 from dockyard.projects.models import Project
-from dockyard.repos import git
-from dockyard.repos.git.write import Signature, commit_initial
+from dockyard.repos import git, selectors
+from dockyard.repos.git import GitError
+from dockyard.repos.git import read as git_read
+from dockyard.repos.git.write import (
+    ZERO_SHA,
+    CommitRefused,
+    FileAction,
+    RefRaced,
+    Signature,
+    commit_files,
+    commit_initial,
+    create_tag_object,
+    delete_ref,
+    update_ref,
+    valid_ref_name,
+)
 from dockyard.repos.models import ProtectedBranch, ProtectedTag, RefAccessLevel
 
 log = get_logger("dockyard.repos")
@@ -238,3 +253,230 @@ def changes_from_hook(raw: list[dict[str, object]]) -> list[RefChange]:
             raise BadRequest("changes is invalid")
         out.append(RefChange(old=old, new=new, ref=ref, forced=bool(item.get("forced"))))
     return out
+
+
+# --- the repository API: commits, branches and tags written without a push ------------------------
+# Every ref write here is checked by the same policy as a git push (``push_denial``), moves the ref with
+# compare-and-swap, and then goes through ``push_process`` so it produces the same event and post-push
+# listeners as a push would.
+
+PUSH_INTO_BRANCH_DENIED = "You are not allowed to push into this branch"
+
+
+def _raced(branch: str) -> DockyardError:
+    return DockyardError(f"Could not update {branch}. Please refresh and try again.")
+
+
+def file_path_valid(path: str) -> bool:
+    """GitLab's ``file_path`` rule: relative, no ``..`` segment, no NUL, not empty."""
+    if not path or "\x00" in path or path.startswith("/") or path.startswith("\\"):
+        return False
+    return all(part not in ("..", "") for part in path.rstrip("/").split("/")) and not path.endswith("/")
+
+
+def file_path_check(path: str, field_name: str = "file_path") -> None:
+    if not file_path_valid(path):
+        raise BadRequest(f"{field_name} should be a valid file path")
+
+
+def _signatures(user: User, author_name: str | None, author_email: str | None) -> tuple[Signature, Signature]:
+    committer = Signature(user.name or user.username, user.email)
+    return Signature(author_name or committer.name, author_email or committer.email), committer
+
+
+def commit_create(
+    *,
+    project: Project,
+    user: User,
+    branch: str,
+    message: str,
+    actions: list[FileAction],
+    start_branch: str | None = None,
+    start_sha: str | None = None,
+    author_name: str | None = None,
+    author_email: str | None = None,
+) -> str:
+    """Commit ``actions`` to ``branch`` (created from ``start_branch``/``start_sha`` when missing), as the
+    files and commits APIs do. Returns the new commit id."""
+    if not policy.can(user, "push_code", project):
+        raise Forbidden()
+    if not branch.strip():
+        raise BadRequest("branch is empty")
+    if not message.strip():
+        raise BadRequest("commit_message is empty")
+    if not actions:
+        raise BadRequest("actions is empty")
+    for act in actions:
+        file_path_check(act.path)
+        if act.previous_path is not None:
+            file_path_check(act.previous_path, "previous_path")
+    if not valid_ref_name(f"refs/heads/{branch}"):
+        raise DockyardError("Branch name is invalid")
+    repo = git_read.Repository(project.id)
+    ref = f"refs/heads/{branch}"
+    current = repo.ref_target(ref)
+    if start_branch and start_sha:
+        raise DockyardError("You can't pass both start_branch and start_sha")
+    start: str | None
+    if current is not None:
+        if (start_branch and start_branch != branch) or start_sha:
+            raise DockyardError(
+                f"A branch called '{branch}' already exists. Switch to that branch in order to make changes"
+            )
+        start = current
+    elif start_branch or start_sha:
+        start = repo.resolve(f"refs/heads/{start_branch}") if start_branch else repo.resolve(start_sha)
+        if start is None:
+            raise DockyardError(f"Invalid reference name: {start_branch or start_sha}")
+    elif repo.empty:
+        start = None
+    else:
+        raise DockyardError("You can only create or edit files when you are on a branch")
+    old = current or ZERO_SHA
+    denial = policy.push_denial(
+        user,
+        project,
+        RefChange(old=old, new="f" * 40, ref=ref),
+        protected_branches=selectors.protected_branches(project=project),
+        protected_tags=[],
+        via_web=True,
+    )
+    if denial:
+        raise Forbidden(PUSH_INTO_BRANCH_DENIED)
+    author, committer = _signatures(user, author_name, author_email)
+    try:
+        new = commit_files(
+            project.id,
+            branch=branch,
+            old=old,
+            start=start,
+            actions=actions,
+            message=message,
+            author=author,
+            committer=committer,
+        )
+    except CommitRefused as exc:
+        raise DockyardError(str(exc)) from exc
+    except RefRaced as exc:
+        raise _raced(branch) from exc
+    push_process(project=project, user=user, changes=[RefChange(old=old, new=new, ref=ref)], push_options=[])
+    return new
+
+
+def _ref_write_check(*, project: Project, user: User, change: RefChange) -> None:
+    denial = policy.push_denial(
+        user,
+        project,
+        change,
+        protected_branches=selectors.protected_branches(project=project),
+        protected_tags=selectors.protected_tags(project=project),
+        via_web=True,  # GitLab's API writes refs as its web interface does
+    )
+    if denial:
+        raise Forbidden(denial)
+
+
+def branch_create(*, project: Project, user: User, branch: str, ref: str) -> str:
+    """Create ``branch`` at ``ref``; returns the commit id it points at."""
+    if not policy.can(user, "push_code", project):
+        raise Forbidden()
+    if not ref.strip():
+        raise DockyardError("Ref is missing")
+    full = f"refs/heads/{branch}"
+    if not branch.strip() or not valid_ref_name(full):
+        raise DockyardError("Branch name is invalid")
+    repo = git_read.Repository(project.id)
+    if repo.ref_target(full) is not None:
+        raise DockyardError("Branch already exists")
+    sha = repo.resolve(ref)
+    if sha is None:
+        raise DockyardError(f"Failed to create branch '{branch}': invalid reference name '{ref}'")
+    change = RefChange(old=ZERO_SHA, new=sha, ref=full)
+    _ref_write_check(project=project, user=user, change=change)
+    try:
+        update_ref(project.id, full, sha, ZERO_SHA)
+    except GitError as exc:
+        raise DockyardError("Branch already exists") from exc
+    push_process(project=project, user=user, changes=[change], push_options=[])
+    return sha
+
+
+def branch_delete(*, project: Project, user: User, branch: str) -> None:
+    if not policy.can(user, "push_code", project):
+        raise Forbidden()
+    full = f"refs/heads/{branch}"
+    old = git_read.Repository(project.id).ref_target(full)
+    if old is None:
+        raise NotFound("Branch")
+    change = RefChange(old=old, new=ZERO_SHA, ref=full)
+    _ref_write_check(project=project, user=user, change=change)
+    try:
+        delete_ref(project.id, full, old)
+    except RefRaced as exc:
+        raise _raced(branch) from exc
+    push_process(project=project, user=user, changes=[change], push_options=[])
+
+
+def merged_branches_delete(*, project: Project, user: User) -> list[str]:
+    """Delete every branch merged into the default branch that is neither the default nor protected.
+
+    GitLab schedules this and answers 202; it is cheap enough here to do before answering."""
+    if not policy.can(user, "push_code", project):
+        raise Forbidden()
+    repo = git_read.Repository(project.id)
+    default = repo.default_branch() or project.default_branch
+    rules = selectors.protected_branches(project=project)
+    branches = {b.name: b.commit.id for b in repo.branches()}
+    candidates = [n for n in branches if n != default and not any(r.matches(n) for r in rules)]
+    changes = []
+    for name in sorted(repo.merged_into(candidates, default)):
+        change = RefChange(old=branches[name], new=ZERO_SHA, ref=f"refs/heads/{name}")
+        try:
+            delete_ref(project.id, change.ref, change.old)
+        except RefRaced:
+            continue  # moved meanwhile: no longer known to be merged
+        changes.append(change)
+    if changes:
+        push_process(project=project, user=user, changes=changes, push_options=[])
+    return [c.branch or "" for c in changes]
+
+
+def tag_create(*, project: Project, user: User, tag_name: str, ref: str, message: str | None = None) -> None:
+    """Create ``tag_name`` at ``ref``: an annotated tag when a message is given, else a lightweight one."""
+    if not policy.can(user, "push_code", project):
+        raise Forbidden()
+    full = f"refs/tags/{tag_name}"
+    if not tag_name.strip() or not valid_ref_name(full):
+        raise DockyardError("Tag name invalid")
+    repo = git_read.Repository(project.id)
+    if repo.ref_target(full) is not None:
+        raise DockyardError(f"Tag {tag_name} already exists")
+    sha = repo.resolve(ref)
+    if sha is None:
+        raise DockyardError(f"Target {ref} is invalid")
+    _ref_write_check(project=project, user=user, change=RefChange(old=ZERO_SHA, new=sha, ref=full))
+    target = sha
+    if message and message.strip():
+        _, tagger = _signatures(user, None, None)
+        target = create_tag_object(project.id, name=tag_name, target=sha, message=message.strip(), tagger=tagger)
+    try:
+        update_ref(project.id, full, target, ZERO_SHA)
+    except GitError as exc:
+        raise DockyardError(f"Tag {tag_name} already exists") from exc
+    push_process(project=project, user=user, changes=[RefChange(ZERO_SHA, target, full)], push_options=[])
+
+
+def tag_delete(*, project: Project, user: User, tag_name: str) -> None:
+    if not policy.can(user, "push_code", project):
+        raise Forbidden()
+    full = f"refs/tags/{tag_name}"
+    old = git_read.Repository(project.id).ref_target(full)
+    if old is None:
+        raise NotFound("Tag")
+    change = RefChange(old=old, new=ZERO_SHA, ref=full)
+    _ref_write_check(project=project, user=user, change=change)
+    try:
+        delete_ref(project.id, full, old)
+    except RefRaced as exc:
+        raise _raced(tag_name) from exc
+    push_process(project=project, user=user, changes=[change], push_options=[])
