@@ -1,7 +1,46 @@
-from django.urls import path
+"""The pages' URL map, GitLab's paths where GitLab has one.
 
-from dockyard.web import views
+Order matters: fixed prefixes first, then ``/<username>`` and, last, ``/<namespace path>/<project>``,
+which would otherwise swallow everything. Reserved top-level names (``dockyard.core.paths``) can
+never be a user or group path, so the catch-alls cannot shadow the fixed routes.
+"""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+from django.views.generic import RedirectView
+
+from dockyard.web.views import admin, auth, dashboard, groups, profile, projects, tokens
+
+app_name = "web"
+
+# One path segment as GitLab allows it in namespaces and projects (see dockyard.core.paths.PATH_RE).
+SEGMENT = r"[A-Za-z0-9_.\-]+"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", dashboard.home, name="home"),
+    path("dashboard", RedirectView.as_view(url="/", permanent=False)),
+    path("dashboard/projects", RedirectView.as_view(url="/", permanent=False)),
+    path("users/sign_in", auth.sign_in, name="sign_in"),
+    path("users/sign_out", auth.sign_out, name="sign_out"),
+    path("explore", RedirectView.as_view(url="/explore/projects", permanent=False)),
+    path("explore/projects", dashboard.explore_projects, name="explore"),
+    path("groups/new", groups.new, name="new_group"),
+    re_path(rf"^groups/(?P<full_path>{SEGMENT}(?:/{SEGMENT})*)/?$", groups.show, name="group"),
+    path("projects/new", projects.new, name="new_project"),
+    path("profile", profile.mine, name="my_profile"),
+    path("-/user_settings/personal_access_tokens", tokens.index, name="tokens"),
+    path("-/user_settings/personal_access_tokens/<int:token_id>/revoke", tokens.revoke, name="revoke_token"),
+    path("admin", RedirectView.as_view(url="/admin/users", permanent=False)),
+    path("admin/users", admin.users, name="admin_users"),
+    path("admin/users/<str:username>/block", admin.block, name="admin_block"),
+    path("admin/users/<str:username>/unblock", admin.unblock, name="admin_unblock"),
+    path("admin/users/<str:username>/admin", admin.set_admin, name="admin_set_admin"),
+    # Catch-alls, last. A first segment such as "-", "api" or "admin" never names a namespace.
+    re_path(rf"^(?P<username>{SEGMENT})$", profile.show, name="profile"),
+    re_path(
+        rf"^(?P<namespace_path>{SEGMENT}(?:/{SEGMENT})*)/(?P<project_path>{SEGMENT})$",
+        projects.show,
+        name="project",
+    ),
 ]

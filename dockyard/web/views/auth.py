@@ -1,0 +1,57 @@
+"""Sign in and sign out (Django's session auth; the cookie is GitLab's ``_gitlab_session``)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import login, logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dockyard.accounts import selectors
+
+INVALID = "Invalid login or password."
+BLOCKED = "Your account has been blocked. Please contact your administrator to regain access."
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return "/"
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(_next_url(request))
+    error = None
+    login_value = ""
+    status = 200
+    if request.method == "POST":
+        login_value = request.POST.get("login", "").strip()
+        user = selectors.user_authenticate_login(login=login_value, password=request.POST.get("password", ""))
+        if user is None:
+            error, status = INVALID, 401
+        elif not user.is_active:
+            error, status = BLOCKED, 403
+        else:
+            # Our one password backend; sign-in by email is resolved by the selector above.
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect(_next_url(request))
+    context = {"error": error, "login": login_value, "next": _next_url(request)}
+    return render(request, "web/auth/sign_in.html", context, status=status)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("web:sign_in")

@@ -1,0 +1,81 @@
+"""Project pages: the new-project form and a project's overview."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from dockyard.core.errors import DockyardError
+from dockyard.core.urls import external_base
+from dockyard.core.visibility import Visibility, parse_visibility
+from dockyard.namespaces import selectors as namespaces
+from dockyard.permissions import selectors as members
+from dockyard.projects import selectors, services
+from dockyard.web.views.common import form_errors, not_found_as_404, signed_in, viewer
+
+LABELS = {
+    "namespace": "Namespace",
+    "name": "Project name",
+    "path": "Project slug",
+    "description": "Description",
+    "visibility": "Visibility",
+}
+ALIASES = {"visibility_level": "visibility", "namespace_id": "namespace"}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new(request: HttpRequest) -> HttpResponse:
+    actor = signed_in(request)
+    choices = namespaces.namespace_list_creatable(viewer=actor, action="create_projects")
+    data = request.POST if request.method == "POST" else request.GET
+    values = {
+        "namespace": data.get("namespace_id", "") or (str(choices[0].pk) if choices else ""),
+        "name": data.get("name", "").strip(),
+        "path": data.get("path", "").strip(),
+        "description": data.get("description", ""),
+        "visibility": data.get("visibility", "private"),
+    }
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            namespace = namespaces.namespace_get_for(viewer=actor, ref=values["namespace"] or "0")
+            project = services.project_create(
+                actor=actor,
+                namespace=namespace,
+                # An empty slug is derived from the name by the service; an empty name is reported there.
+                name=values["name"] if values["name"] or not values["path"] else None,
+                path=values["path"] or None,
+                description=values["description"],
+                visibility=parse_visibility(values["visibility"]) or Visibility.PRIVATE,
+            )
+        except DockyardError as exc:
+            errors = form_errors(exc, labels=LABELS, aliases=ALIASES)
+        else:
+            messages.success(request, f"Project '{project.name}' was created.")
+            return redirect("web:project", namespace_path=namespace.full_path, project_path=project.path)
+    context = {
+        "values": values,
+        "errors": errors,
+        "namespaces": choices,
+        "visibilities": [v.label for v in Visibility],
+        "nav": "new_project",
+    }
+    return render(request, "web/projects/new.html", context, status=400 if errors else 200)
+
+
+@require_GET
+def show(request: HttpRequest, namespace_path: str, project_path: str) -> HttpResponse:
+    user = viewer(request)
+    with not_found_as_404():
+        project = selectors.project_get_for(viewer=user, ref=f"{namespace_path}/{project_path}")
+    context = {
+        "project": project,
+        "clone_url": f"{external_base(request)}/{project.full_path}.git",
+        "members_count": members.member_users(source=project, inherited=True).count(),
+        "nav": "project",
+    }
+    return render(request, "web/projects/show.html", context)
