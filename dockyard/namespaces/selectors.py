@@ -71,3 +71,30 @@ def namespace_list(*, viewer: User, search: str | None = None, owned_only: bool 
     if search:
         qs = qs.filter(Q(path__icontains=search) | Q(name__icontains=search))
     return qs.select_related("owner").order_by("id")
+
+
+def namespace_get_by_path_for(*, viewer: User | None, full_path: str) -> Namespace:
+    """The namespace (user or group) at ``full_path`` if ``viewer`` may see it; else 404.
+
+    Unlike :func:`namespace_get_for`, an all-digit path is a path, never an id: pages address
+    namespaces by path only, and ``/123`` must mean the user or group named ``123``.
+    """
+    ns = Namespace.objects.select_related("owner", "parent").filter(full_path__iexact=full_path.strip("/")).first()
+    if ns is None or not policy.can_read_namespace(viewer, ns):
+        raise NotFound("Namespace")
+    return ns
+
+
+def namespace_list_creatable(*, viewer: User, action: str = "create_projects") -> list[Namespace]:
+    """Namespaces where ``viewer`` may do ``action`` (``create_projects`` or ``create_subgroup``), by path.
+
+    Candidates come from :func:`namespace_list` (one query); the level check uses the viewer's
+    memberships, which the policy loads once, so this stays two queries however many rows match.
+    """
+    qs = namespace_list(viewer=viewer)
+    if action == "create_subgroup":
+        qs = qs.filter(kind=Namespace.Kind.GROUP)
+    return sorted(
+        (ns for ns in qs if policy.can(viewer, action, ns)),
+        key=lambda ns: (ns.kind != Namespace.Kind.USER or ns.owner_id != viewer.pk, ns.full_path.lower()),
+    )

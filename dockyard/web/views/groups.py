@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -65,7 +65,10 @@ def new(request: HttpRequest) -> HttpResponse:
 def show(request: HttpRequest, full_path: str) -> HttpResponse:
     user = viewer(request)
     with not_found_as_404():
-        group = selectors.group_get_for(viewer=user, ref=full_path.strip("/"))
+        # By path only: /groups/123 is the group named "123", never the group with id 123.
+        group = selectors.namespace_get_by_path_for(viewer=user, full_path=full_path)
+    if not group.is_group:
+        raise Http404("Group Not Found")
     context = {
         "group": group,
         "subgroups": paginate(request, selectors.group_list(viewer=user, parent=group), param="groups_page"),
