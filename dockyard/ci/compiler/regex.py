@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING, TypeAlias
 
 import re2
 
+if TYPE_CHECKING:
+    Compiled: TypeAlias = re2._Regexp[str]
+else:
+    Compiled = re2._Regexp  # the runtime class is not generic
+
 _RUBY_SYNTAX = re.compile(r"^/(?P<regexp>.*)/(?P<flags>[ismU]*)$", re.DOTALL)
-Compiled = re2._Regexp[str]
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # a bad user pattern is an answer, not something to print on stderr

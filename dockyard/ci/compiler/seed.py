@@ -337,6 +337,11 @@ def _inherited_globals(root: RootDef, job: JobDef, workflow_vars: Mapping[str, V
     return {k: v for k, v in merged.items() if k in choice}
 
 
+def _inherits(job: JobDef, key: str) -> bool:
+    choice = job.inherit.get("default", True)
+    return choice is True or (isinstance(choice, list) and key in choice)
+
+
 def _inherited_defaults(root: RootDef, job: JobDef) -> dict[str, Any]:
     choice = job.inherit.get("default", True)
     if choice is False:
@@ -393,7 +398,9 @@ def seed_job(  # noqa: PLR0915 - one pass over the job, in the order GitLab deci
     allowed = allow["allowed"] if allow is not None else job_when == "manual"
     exit_codes: tuple[int, ...] = allow.get("exit_codes", ()) if allow else ()
     start_in = config.get("start_in")
-    interruptible = config.get("interruptible")
+    interruptible = config.get(
+        "interruptible", root.default.get("interruptible") if _inherits(job, "interruptible") else None
+    )
     needs = job.needs
 
     if job.rules is not None:
