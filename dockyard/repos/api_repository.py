@@ -13,11 +13,13 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import json
 from typing import Any
 from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Router
+from pydantic import ValidationError
 
 from dockyard.accounts.auth import current_user, require_user
 from dockyard.core.errors import BadRequest, NotFound
@@ -248,9 +250,33 @@ def file_update(request: HttpRequest, project_id: str, file_path: str, payload: 
     return _file_write(request, project_id, file_path, "update", payload)
 
 
+def _delete_params(request: HttpRequest) -> FileDeleteIn:
+    """DELETE parameters from the query string (python-gitlab) or a JSON/form body (GitLab's curl examples);
+    ninja reads a body schema only when a body was sent."""
+    data: dict[str, Any] = {k: v for k, v in request.GET.items() if k != "private_token"}
+    if request.body:
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            data.update(request.POST.items())
+        else:
+            try:
+                body = json.loads(request.body)
+            except (ValueError, UnicodeDecodeError):
+                raise BadRequest("The request body is not valid JSON") from None
+            if isinstance(body, dict):
+                data.update(body)
+    try:
+        return FileDeleteIn.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'])} {'is missing' if err['type'] == 'missing' else 'is invalid'}"
+            for err in exc.errors()
+        ]
+        raise BadRequest(", ".join(problems)) from None
+
+
 @router.delete(f"{P}/files/{{file_path}}", response={204: None})
-def file_delete(request: HttpRequest, project_id: str, file_path: str, payload: FileDeleteIn) -> tuple[int, None]:
-    _file_write(request, project_id, file_path, "delete", payload)
+def file_delete(request: HttpRequest, project_id: str, file_path: str) -> tuple[int, None]:
+    _file_write(request, project_id, file_path, "delete", _delete_params(request))
     return 204, None
 
 
@@ -273,13 +299,14 @@ def blob_raw(request: HttpRequest, project_id: str, sha: str) -> HttpResponse:
 # --- commits ---------------------------------------------------------------------------------
 
 
-def _iso(name: str, value: str | None) -> str | None:
+def _iso(name: str, value: str | None) -> dt.datetime | None:
     if not value:
         return None
     try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"{name} is invalid") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 @router.get(f"{P}/commits", response=list[CommitOut])

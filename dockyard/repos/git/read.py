@@ -271,7 +271,7 @@ class Repository:
             return None
         message, created = "", None
         if isinstance(obj, pygit2.Tag):
-            message = obj.message
+            message = obj.message.rstrip("\n")
             if obj.tagger is not None:
                 created = _when(obj.tagger.time, obj.tagger.offset)
         return RefInfo(
@@ -411,8 +411,8 @@ class Repository:
         ref: str | None,
         *,
         path: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
         all_refs: bool = False,
         offset: int = 0,
         limit: int = 20,
@@ -426,8 +426,9 @@ class Repository:
             if sha is None:
                 return LogPage()
             spec = [sha]
-        filters = [f"--since={since}"] if since else []
-        filters += [f"--until={until}"] if until else []
+        # Epoch seconds: git's date parser rejects far-future ISO dates but not ``@<seconds>``.
+        filters = [f"--since=@{int(since.timestamp())}"] if since else []
+        filters += [f"--until=@{int(until.timestamp())}"] if until else []
         tail = ["--", path.strip("/")] if path else []
         base = ["--literal-pathspecs", "rev-list", *filters, *spec]
         ids = self._git(*base, f"--skip={offset}", f"--max-count={limit}", *tail).split()
