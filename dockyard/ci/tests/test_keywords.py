@@ -49,10 +49,11 @@ def test_yaml_errors_never_raise() -> None:
     assert compile_pipeline("- a\n- b\n", context()).errors == ("Invalid configuration format",)
     (error,) = compile_pipeline("build:\n  script: [\n", context()).errors
     assert error.startswith("(<unknown>): ") and "line" in error
-    bomb = "a: &a ['x','x','x','x','x','x','x','x','x']\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
-        for i in range(8)
-    )
+    lines = ["a: &a ['x','x','x','x','x','x','x','x','x']"]
+    for i in range(8):
+        prev, cur = chr(97 + i), chr(98 + i)
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    bomb = "\n".join(lines) + "\n"
     assert compile_pipeline(bomb, context()).errors == ("The parsed YAML is too big",)
 
 
@@ -310,7 +311,10 @@ def test_legacy_global_keywords() -> None:
 
 
 def test_parallel_number() -> None:
-    text = "test:\n  script: x\n  parallel: 3\nreport:\n  stage: deploy\n  script: x\n  needs: [test]\n  dependencies: [test]\n"
+    text = (
+        "test:\n  script: x\n  parallel: 3\n"
+        "report:\n  stage: deploy\n  script: x\n  needs: [test]\n  dependencies: [test]\n"
+    )
     plan = compile_ok(text).plan
     assert plan is not None
     assert plan.job_names == ["test 1/3", "test 2/3", "test 3/3", "report"]
