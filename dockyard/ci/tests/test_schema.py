@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,7 +12,9 @@ from dockyard.ci.tests import test_realworld
 
 jsonschema = pytest.importorskip("jsonschema")
 
-SCHEMA = json.loads((Path(__file__).parent / "data" / "gitlab-ci-schema.json").read_text())
+# GitLab's CI JSON schema as shipped by the check-jsonschema package (a declared dev dependency).
+_VENDOR = importlib.resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "gitlab-ci.json"
+SCHEMA = json.loads(_VENDOR.read_text())
 
 
 @pytest.mark.parametrize("name", ["PYTHON_PROJECT", "MONOREPO", "DOCKER_BUILD"])
