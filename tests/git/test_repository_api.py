@@ -419,3 +419,63 @@ def test_archives(live_server: LiveServer, root: gitlab.Gitlab) -> None:
         assert any(n.endswith("src/a.py") for n in tar.getnames())
     assert api.get(f"/projects/{project.id}/repository/archive.rar").status_code == 404
     assert api.get(f"/projects/{project.id}/repository/archive", params={"sha": "nope"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_repository_lists_run_a_fixed_number_of_queries() -> None:
+    """Git data costs no queries; what the lists read from the database (project, memberships,
+    protected refs) is read once per request, however many branches and tags there are."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from dockyard.accounts import services as accounts
+    from dockyard.namespaces import services as groups
+    from dockyard.projects import services as projects
+    from dockyard.repos import git
+    from dockyard.repos import services as repos
+    from dockyard.repos.git.write import FileAction
+
+    owner = accounts.user_create(username="qowner", email="qowner@example.com", name="Q Owner")
+    _, token = accounts.token_create(user=owner, name="api", scopes=["api"])
+    group = groups.group_create(actor=owner, name="QG", path="qg")
+    project = projects.project_create(actor=owner, namespace=group, name="q")
+    # A repository left behind by an earlier run under the same DOCKYARD_HOME would carry its refs.
+    git.remove_repository(project.id)
+    repos.repository_create(project=project, actor=owner, initialize_with_readme=True)
+    client = Client()
+    urls = [
+        f"/api/v4/projects/{project.id}/repository/branches",
+        f"/api/v4/projects/{project.id}/repository/tags",
+        f"/api/v4/projects/{project.id}/repository/tree?recursive=true",
+        f"/api/v4/projects/{project.id}/repository/commits",
+    ]
+
+    def populate(start: int, n: int) -> None:
+        for i in range(start, start + n):
+            repos.branch_create(project=project, user=owner, branch=f"b{i}", ref="main")
+            repos.tag_create(project=project, user=owner, tag_name=f"t{i}", ref="main", message=f"tag {i}")
+            repos.commit_create(
+                project=project,
+                user=owner,
+                branch="main",
+                message=f"c{i}",
+                actions=[FileAction(action="create", path=f"d{i}/f.txt", content=b"x")],
+            )
+
+    def count(url: str) -> int:
+        client.get(url, HTTP_PRIVATE_TOKEN=token)  # warm up: the once-a-minute token/activity writes
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url, HTTP_PRIVATE_TOKEN=token)
+        assert response.status_code == 200, (url, response.content[:300])
+        return len(ctx.captured_queries)
+
+    try:
+        populate(0, 2)
+        small = {url: count(url) for url in urls}
+        populate(2, 8)
+        large = {url: count(url) for url in urls}
+    finally:
+        git.remove_repository(project.id)
+    assert large == small
+    assert max(small.values()) <= 6
