@@ -9,7 +9,7 @@ export DOCKYARD_HOME ?= $(CURDIR)/.dockyard
 # In-process unit tests run background tasks inline; the live servers the tests start use the real queue.
 TEST_ENV := DOCKYARD_TASKS_BACKEND=immediate DOCKYARD_HOME=$(CURDIR)/.dockyard-test
 
-.PHONY: run test test-sqlite test-postgres check lint types bench deps dev-deps browser services clean
+.PHONY: run test test-sqlite test-postgres check lint types bench deps dev-deps browser git-lfs services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,20 +36,26 @@ browser:
 	  echo "installing Debian's chromium for the page tests"; \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+## The git-lfs client for the LFS tests (Debian's package).
+git-lfs:
+	@git lfs version >/dev/null 2>&1 || { \
+	  echo "installing Debian's git-lfs for the LFS tests"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs >/dev/null; }
+
 ## PostgreSQL and Redis for the test suite (starts them when installed but stopped).
 services:
 	@if [ -x ../shared/ci/services.sh ]; then ../shared/ci/services.sh; else echo "no ../shared/ci/services.sh; assuming services run"; fi
 
 ## Every test, on SQLite and then on PostgreSQL.
-test: dev-deps browser services
+test: dev-deps browser git-lfs services
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
 test-sqlite: dev-deps
-	$(TEST_ENV) DOCKYARD_TEST_BACKEND=sqlite $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) DOCKYARD_TEST_BACKEND=sqlite $(BIN)/pytest -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 test-postgres: dev-deps
-	$(TEST_ENV) DOCKYARD_TEST_BACKEND=postgres DATABASE_URL=$(PG_URL) $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) DOCKYARD_TEST_BACKEND=postgres DATABASE_URL=$(PG_URL) $(BIN)/pytest -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 lint: dev-deps
 	$(BIN)/ruff check dockyard tests bench
@@ -62,9 +68,22 @@ types: dev-deps
 ## Lint, types and every test.
 check: lint types test
 
-## Benchmarks: idle memory and API throughput against a bare Django baseline measured in the same run.
-bench: dev-deps
+## Benchmarks: idle memory and API throughput against a bare Django baseline measured in the same run,
+## then the serving comparison (see bench/README.md). Loopback only, bounded; asserts nothing on times.
+bench: dev-deps wrk
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/serving.py
+
+## The serving comparison alone (granian WSGI / ASGI / a2wsgi bridge / uvicorn on a bare Django).
+bench-serving: dev-deps wrk
+	$(BIN)/python bench/serving.py
+
+## wrk, the load generator of the benchmarks (Debian's package).
+.PHONY: bench-serving wrk
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing Debian's wrk for the benchmarks"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
