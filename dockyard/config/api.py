@@ -127,7 +127,10 @@ def _register_routers() -> None:
     from dockyard.accounts.api import router as accounts_router
     from dockyard.accounts.api import tokens_router
     from dockyard.config.instance_api import router as core_router
+    from dockyard.issues.api import router as issues_router
+    from dockyard.issues.api_labels import router as labels_router
     from dockyard.namespaces.api import router as namespaces_router
+    from dockyard.notes.api import router as notes_router
     from dockyard.permissions.api import router as members_router
     from dockyard.projects.api import router as projects_router
     from dockyard.repos.api import internal as internal_router
@@ -143,6 +146,9 @@ def _register_routers() -> None:
     api.add_router("", repos_router)
     api.add_router("", repository_router)
     api.add_router("", internal_router)
+    api.add_router("", issues_router)
+    api.add_router("", labels_router)
+    api.add_router("", notes_router)
 
 
 _register_routers()

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "dockyard.permissions",
     "dockyard.repos",
     "dockyard.events",
+    "dockyard.issues",
+    "dockyard.notes",
     "dockyard.web",
 ]
 

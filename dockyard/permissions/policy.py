@@ -361,3 +361,159 @@ def push_denial(
             return None
         return "You are not allowed to create this tag as it is protected."
     return None
+
+
+# --- issues, notes, labels and milestones ---------------------------------------------------------
+# GitLab's rules: anyone who may see a project may read its issues and, when signed in, open one and
+# comment; reporters (the planning roles) and above manage labels, milestones, assignees and time, and
+# read confidential issues and internal notes; only owners delete issues. Confidential issues are
+# readable only by reporters+, their author and their assignees.
+
+ISSUE_RULES: dict[str, int] = {
+    "read_confidential_issues": AccessLevel.REPORTER,
+    "admin_issue": AccessLevel.REPORTER,  # edit anyone's issue, set labels/milestone/assignees, time
+    "admin_label": AccessLevel.REPORTER,
+    "admin_milestone": AccessLevel.REPORTER,
+    "read_internal_note": AccessLevel.REPORTER,
+    "admin_note": AccessLevel.MAINTAINER,  # delete other people's comments
+    "destroy_issue": AccessLevel.OWNER,
+    "comment_on_locked": AccessLevel.REPORTER,
+}
+
+
+def can_on_project_issues(user: User | None, action: str, project: Project) -> bool:
+    """Whether ``user`` may do ``action`` (a key of ISSUE_RULES) in ``project``'s issue tracker."""
+    active = _active(user)
+    if active is None or not can_read_project(active, project):
+        return False
+    return active.is_admin or project_access_level(active, project) >= ISSUE_RULES[action]
+
+
+def can_in_group(user: User | None, action: str, group: Namespace) -> bool:
+    """Group labels and milestones: reporters of the group (or an ancestor) manage them."""
+    active = _active(user)
+    if active is None:
+        return False
+    return active.is_admin or namespace_access_level(active, group) >= ISSUE_RULES[action]
+
+
+def _projects_at_least(user: User, level: int) -> Q:
+    """A condition on projects: ``user`` holds at least ``level`` there (direct, inherited or owner)."""
+    index = member_index(user)
+    cond = Q(id__in=[pid for pid, lvl in index.projects.items() if lvl >= level]) | Q(namespace__owner_id=user.id)
+    # A traversal ends with its own group's id ("/1/7/"), which ties it to the level held on that group.
+    traversals = [t for t in index.traversals if index.namespaces.get(int(t.strip("/").split("/")[-1]), 0) >= level]
+    if traversals:
+        cond |= Q(namespace__in=_subtree_ids(traversals))
+    return cond
+
+
+def issue_visibility_condition(user: User | None, *, project: Project | None = None, prefix: str = "") -> Q:
+    """ONE condition on issues (``prefix`` for a relation, e.g. ``"issues__"``) that keeps the confidential
+    issues ``user`` may not read out of any list, count or search. With ``project`` (a single-project
+    list) the reporter check is answered here instead of in SQL.
+
+    It does not check the projects themselves: callers already restrict to projects the user may see.
+    """
+    from dockyard.issues.models import Issue
+
+    active = _active(user)
+    if active is not None and active.is_admin:
+        return Q()
+    if project is not None and can_on_project_issues(active, "read_confidential_issues", project):
+        return Q()
+    cond = Q(**{f"{prefix}confidential": False})
+    if active is None:
+        return cond
+    assigned = Issue.assignees.through.objects.filter(user_id=active.id).values("issue_id")
+    cond |= Q(**{f"{prefix}author_id": active.id}) | Q(**{f"{prefix}id__in": assigned})
+    if project is None:
+        reporter_projects = Project.objects.filter(_projects_at_least(active, AccessLevel.REPORTER)).values("id")
+        cond |= Q(**{f"{prefix}project_id__in": reporter_projects})
+    return cond
+
+
+def can_read_issue(user: User | None, issue: Any) -> bool:
+    """``issue`` (a ``dockyard.issues.models.Issue``) is readable: its project is, and it is not a
+    confidential issue kept from ``user``."""
+    active = _active(user)
+    if not can_read_project(active, issue.project):
+        return False
+    if not issue.confidential or (active is not None and active.is_admin):
+        return True
+    if active is None:
+        return False
+    if issue.author_id == active.id or can_on_project_issues(active, "read_confidential_issues", issue.project):
+        return True
+    return bool(issue.assignees.filter(pk=active.pk).exists())
+
+
+def can_on_issue(user: User | None, action: str, issue: Any) -> bool:
+    """Actions on one readable issue: ``create_issue`` (on its project), ``update_issue`` (author,
+    assignee or reporter+), ``admin_issue``, ``destroy_issue``, ``create_note``."""
+    active = _active(user)
+    if active is None or not can_read_issue(active, issue):
+        return False
+    if active.is_admin:
+        return True
+    project = issue.project
+    if action == "update_issue":
+        if issue.author_id == active.id or can_on_project_issues(active, "admin_issue", project):
+            return True
+        return bool(issue.assignees.filter(pk=active.pk).exists())
+    if action == "create_note":
+        return not issue.discussion_locked or can_on_project_issues(active, "comment_on_locked", project)
+    return can_on_project_issues(active, action, project)
+
+
+def can_create_issue(user: User | None, project: Project) -> bool:
+    """Signed-in users who may see a project may open issues in it (non-members too, on open projects)."""
+    active = _active(user)
+    return active is not None and can_read_project(active, project) and project.issues_enabled
+
+
+def can_on_note(user: User | None, action: str, note: Any) -> bool:
+    """``update_note`` is the author's alone; ``delete_note`` also maintainers'. ``note`` is readable."""
+    active = _active(user)
+    if active is None or note.system:
+        return False
+    if note.author_id == active.id:
+        return True
+    return action == "delete_note" and can_on_project_issues(active, "admin_note", note.project)
+
+
+def authorize_issue(user: User | None, allowed: bool) -> None:
+    """Raise 401/403 for a refused action on something the user may see (invisible ones are 404s)."""
+    if allowed:
+        return
+    if _active(user) is None:
+        raise Unauthorized()
+    raise Forbidden()
+
+
+# --- CI/CD: pipelines, jobs, variables and runners -------------------------------------------------
+# GitLab's rules: reporters read pipelines and job logs (everyone who may see an internal or public
+# project does, its "public pipelines" default); developers run, retry, cancel and play; maintainers
+# erase jobs, manage CI/CD variables and project runners; only owners delete pipelines.
+
+CI_RULES: dict[str, int] = {
+    "read_pipeline": AccessLevel.REPORTER,
+    "create_pipeline": AccessLevel.DEVELOPER,
+    "update_build": AccessLevel.DEVELOPER,
+    "erase_build": AccessLevel.MAINTAINER,
+    "admin_cicd_variables": AccessLevel.MAINTAINER,
+    "admin_runner": AccessLevel.MAINTAINER,
+    "destroy_pipeline": AccessLevel.OWNER,
+}
+
+
+def can_on_project_ci(user: User | None, action: str, project: Project) -> bool:
+    """Whether ``user`` may do ``action`` (a key of CI_RULES) on ``project``'s pipelines and jobs."""
+    active = _active(user)
+    if not can_read_project(active, project):
+        return False
+    if action == "read_pipeline" and project.visibility >= Visibility.INTERNAL:
+        return True
+    if active is None:
+        return False
+    return active.is_admin or project_access_level(active, project) >= CI_RULES[action]

@@ -58,3 +58,37 @@ class Project(models.Model):
     @property
     def visibility_name(self) -> str:
         return Visibility(self.visibility).label
+
+
+class InternalId(models.Model):
+    """The last per-project (or per-group) internal id (``iid``) handed out for one kind of record.
+
+    Issues, merge requests and milestones are numbered 1, 2, 3 ... within their project, as in GitLab.
+    One row per (owner, usage) is locked by the transaction that takes the next value, so concurrent
+    creations queue on that row instead of racing on ``MAX(iid) + 1``.
+    """
+
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    namespace = models.ForeignKey(Namespace, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    usage = models.CharField(max_length=32)
+    last_value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(project__isnull=False, namespace__isnull=True)
+                | models.Q(project__isnull=True, namespace__isnull=False),
+                name="internal_id_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "usage"], condition=models.Q(project__isnull=False), name="internal_id_project"
+            ),
+            models.UniqueConstraint(
+                fields=["namespace", "usage"],
+                condition=models.Q(namespace__isnull=False),
+                name="internal_id_namespace",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id or self.namespace_id}:{self.usage}={self.last_value}"

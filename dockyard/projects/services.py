@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from dockyard.accounts.models import User
@@ -12,7 +13,7 @@ from dockyard.core.visibility import Visibility
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.permissions.models import AccessLevel, Membership
-from dockyard.projects.models import Project
+from dockyard.projects.models import InternalId, Project
 from dockyard.repos import services as repos
 
 _MAX_TOPICS = 100
@@ -186,3 +187,30 @@ def project_set_archived(*, project: Project, archived: bool) -> Project:
 def project_delete(*, project: Project) -> None:
     repos.repositories_remove_on_commit(project_ids=[project.id])
     project.delete()
+
+
+@transaction.atomic
+def iid_next(*, project: Project | None = None, usage: str, namespace: Namespace | None = None) -> int:
+    """The next internal id of ``usage`` (``"issues"``, ``"merge_requests"``, ``"milestones"``) in a
+    project (or, for group milestones, a group).
+
+    Call it inside the transaction that creates the record: the counter row stays locked until that
+    transaction ends, so concurrent creations get consecutive, unique values, and a rolled-back creation
+    gives its value back. On PostgreSQL the UPDATE takes the row lock; on SQLite writers are serialised
+    by ``BEGIN IMMEDIATE``. The first use inserts the row; a concurrent first insert loses on the unique
+    constraint and then increments the winner's row.
+    """
+    if (project is None) == (namespace is None):
+        raise ValueError("iid_next needs exactly one of project, namespace")
+    owner: dict[str, Project | Namespace | None] = (
+        {"project": project} if project is not None else {"namespace": namespace}
+    )
+    rows = InternalId.objects.filter(usage=usage, **owner)
+    if not rows.update(last_value=F("last_value") + 1):
+        try:
+            with transaction.atomic():
+                InternalId.objects.create(usage=usage, last_value=1, **owner)
+                return 1
+        except IntegrityError:
+            rows.update(last_value=F("last_value") + 1)
+    return int(rows.values_list("last_value", flat=True).get())

@@ -158,3 +158,18 @@ def housekeeping(project_id: int) -> None:
     _git("repack", "-d", "--quiet", "--geometric=2", "--write-midx", "--write-bitmap-index", cwd=path)
     _git("prune-packed", cwd=path)
     _git("commit-graph", "write", "--reachable", "--split", "--changed-paths", cwd=path)
+
+
+def commit_messages(project_id: int, old: str, new: str, *, ref: str, limit: int = 1000) -> list[tuple[str, str]]:
+    """``(sha, full message)`` of the commits a ref update brought (``old..new``, or for a new ref those
+    no other ref had), oldest first, at most ``limit``."""
+    spec = [new, "--not", f"--exclude={ref}", "--all"] if old == ZERO_SHA else [f"{old}..{new}"]
+    out = _git(
+        "log", "--reverse", f"--max-count={limit}", "--format=%H%x00%B%x1e", *spec, cwd=storage_path(project_id)
+    )
+    commits = []
+    for record in out.split("\x1e"):
+        sha, sep, message = record.strip("\n").partition("\x00")
+        if sep and len(sha) == 40:
+            commits.append((sha, message.strip()))
+    return commits
