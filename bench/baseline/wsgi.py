@@ -1,0 +1,10 @@
+"""(a) Django's WSGI handler, served directly by ``granian --interface wsgi``."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baseline.settings")
+application = get_wsgi_application()
