@@ -3,11 +3,11 @@ errors, pagination, and the signed-in user."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,7 +17,6 @@ from dockyard.core.errors import DockyardError, NotFound, ValidationFailed
 
 PER_PAGE = 20
 
-T = TypeVar("T")
 View = Callable[..., HttpResponse]
 
 
@@ -65,8 +64,8 @@ class Listing:
     next_url: str | None
 
     @property
-    def items(self) -> Sequence[Any]:
-        return self.page.object_list
+    def items(self) -> list[Any]:
+        return list(self.page)
 
 
 def paginate(request: HttpRequest, items: Any, *, param: str = "page", per_page: int = PER_PAGE) -> Listing:
