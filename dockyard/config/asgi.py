@@ -95,7 +95,10 @@ class Router:
 def _register_native_routes() -> None:
     from dockyard.repos.http import ROUTE as GIT_ROUTE
     from dockyard.repos.http import smart_http
+    from dockyard.repos.lfs import ROUTE as LFS_ROUTE
+    from dockyard.repos.lfs import lfs_http
 
+    NATIVE_ROUTES.append((LFS_ROUTE, lfs_http))  # before git's: both live under ``<project>.git/``
     NATIVE_ROUTES.append((GIT_ROUTE, smart_http))
 
 

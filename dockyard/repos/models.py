@@ -58,3 +58,30 @@ class ProtectedTag(models.Model):
 
     def matches(self, tag: str) -> bool:
         return wildcard_match(self.name, tag)
+
+
+class LfsObject(models.Model):
+    """One Git LFS object (a file's bytes, addressed by their SHA-256), stored once however many
+    projects hold it. Which projects may read it is recorded by :class:`LfsObjectProject`."""
+
+    oid = models.CharField(max_length=64, unique=True)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.oid
+
+
+class LfsObjectProject(models.Model):
+    """A project's claim on an LFS object: made by an upload whose bytes hashed to the oid, and the
+    only thing that lets the project's readers download the object. Goes with the project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="lfs_object_links")
+    lfs_object = models.ForeignKey(LfsObject, on_delete=models.CASCADE, related_name="project_links")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "lfs_object"], name="lfs_object_project_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}:{self.lfs_object_id}"
