@@ -176,10 +176,9 @@ def _token_for(request: HttpRequest, token_id: str) -> PersonalAccessToken:
         if actor.token is None:
             raise NotFound("Token")
         return actor.token
-    token = selectors.token_get(pk=int(token_id)) if token_id.isdigit() else None
-    if token is None or (token.user_id != viewer.pk and not viewer.is_admin):
+    if not token_id.isdigit():
         raise NotFound("Token")
-    return token
+    return selectors.token_get_for(viewer=viewer, pk=int(token_id))
 
 
 @tokens_router.get("/personal_access_tokens", response=list[TokenOut])

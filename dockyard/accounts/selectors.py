@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from dockyard.accounts.models import PersonalAccessToken, User
+from dockyard.core.errors import NotFound
 
 
 def token_lookup(*, secret: str) -> PersonalAccessToken | None:
@@ -105,8 +106,6 @@ def user_authenticate_login(*, login: str, password: str) -> User | None:
 
 def token_get_for(*, viewer: User, pk: int) -> PersonalAccessToken:
     """A token ``viewer`` may manage (their own, or any for an admin); else 404, as if missing."""
-    from dockyard.core.errors import NotFound
-
     token = token_get(pk=pk)
     if token is None or (token.user_id != viewer.pk and not viewer.is_admin):
         raise NotFound("Token")

@@ -18,9 +18,6 @@ from dockyard.namespaces.models import Namespace
 from dockyard.projects.models import Project
 from dockyard.repos import services as repos
 
-# Tokens may not live longer than a year unless created without an expiry by an admin (GitLab's default limit).
-MAX_TOKEN_LIFETIME = dt.timedelta(days=400)
-
 
 def _username_errors(username: str, *, exclude_user: User | None = None) -> list[str]:
     errors = path_errors(username, top_level=True)
@@ -147,6 +144,8 @@ def user_update(
     if is_admin is not None:
         if not actor.is_admin:
             raise Forbidden()
+        if not is_admin and user.is_admin and not User.objects.filter(is_admin=True).exclude(pk=user.pk).exists():
+            raise ValidationFailed({"admin": ["cannot be removed from the last administrator"]})
         user.is_admin = is_admin
     if password:
         user.set_password(password)

@@ -19,10 +19,6 @@ class Visibility(models.IntegerChoices):
                 return member
         raise ValueError(name)
 
-    @classmethod
-    def names(cls) -> list[str]:
-        return [m.label for m in cls]
-
 
 def parse_visibility(name: str | None) -> int | None:
     """``"private"`` → 0 etc.; anything else is GitLab's parameter error."""

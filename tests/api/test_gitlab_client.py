@@ -306,3 +306,4 @@ class TestWireShapes:
         )
         assert r.status_code == 200
         root.groups.delete(group.id)
+
