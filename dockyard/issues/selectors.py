@@ -77,7 +77,9 @@ def _notes_count() -> Subquery:
 def with_details(qs: QuerySet[Issue]) -> QuerySet[Issue]:
     """Everything the issue entity shows, loaded in a fixed number of queries for any number of rows."""
     return (
-        qs.select_related("project__namespace", "author", "closed_by", "milestone")
+        qs.select_related(
+            "project__namespace", "author", "closed_by", "milestone__project__namespace", "milestone__namespace"
+        )
         .prefetch_related("labels", "assignees")
         .annotate(user_notes_count=Coalesce(_notes_count(), Value(0)))
     )
@@ -496,7 +498,8 @@ CLOSING_PATTERN = re.compile(
     rf"\b{_KEYWORD}:?\s+(?:(?:issues?\s+)?(?:{_ISSUE_REF})(?:\s*,?\s*(?:and\s+)?))+",
 )
 _REF_IN_CLOSING = re.compile(
-    r"(?:(?P<path>[\w.\-]+(?:/[\w.\-]+)+)?#(?P<iid>\d+))|(?:/(?P<urlpath>[\w.\-/]+)/-/issues/(?P<urliid>\d+))"
+    r"(?:(?P<path>[\w.\-]+(?:/[\w.\-]+)+)?#(?P<iid>\d+))"
+    r"|(?:https?://[^/\s]+/(?P<urlpath>[\w.\-/]+?)/-/issues/(?P<urliid>\d+))"
 )
 
 
