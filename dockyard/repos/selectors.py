@@ -13,7 +13,7 @@ from dockyard.accounts import selectors as accounts
 from dockyard.accounts.models import User
 from dockyard.core.errors import DockyardError, NotFound
 from dockyard.permissions import policy
-from dockyard.permissions.policy import RefChange
+from dockyard.permissions.policy import ZERO_SHA, RefChange
 from dockyard.projects import selectors as projects
 from dockyard.projects.models import Project
 from dockyard.repos.git import GitError
@@ -25,6 +25,7 @@ from dockyard.repos.git.read import (
     Contributor,
     DiffEntry,
     FileBlob,
+    LogPage,
     RefInfo,
     Repository,
     TreeEntry,
@@ -338,3 +339,72 @@ def repository_archive(
     if path:
         name += "-" + path.strip("/").replace("/", "-")
     return name, archive_stream(project.id, sha=sha, fmt=fmt, prefix=name, path=path)
+
+
+# --- the repository pages -----------------------------------------------------------------------
+# Reads the pages need beyond the API's. Like the API's, they query the database only for the
+# protected-ref rules, once per request, however many files, commits or branches there are.
+
+README_NAMES = ("README.md", "README.markdown", "README", "README.txt", "README.rst")
+
+
+def repository_split_ref(*, repo: Repository, rest: str) -> tuple[str, str]:
+    """Split ``feature/x/src/app.py`` into (ref, path) as GitLab does: the longest prefix that names a
+    branch or tag wins; else the first segment, if it names a commit. 404 when nothing matches."""
+    segments = rest.strip("/").split("/")
+    for cut in range(len(segments), 0, -1):
+        candidate = "/".join(segments[:cut])
+        if repo.ref_target(f"refs/heads/{candidate}") or repo.ref_target(f"refs/tags/{candidate}"):
+            return candidate, "/".join(segments[cut:])
+    first = segments[0]
+    if 7 <= len(first) <= 40 and all(c in "0123456789abcdefABCDEF" for c in first) and repo.resolve(first):
+        return first, "/".join(segments[1:])
+    raise NotFound("Ref")
+
+
+def repository_ref_names(*, repo: Repository) -> tuple[list[str], list[str]]:
+    """(branches, tags) by name, for a ref switcher."""
+    return repo.ref_names()
+
+
+def repository_log(*, repo: Repository, ref: str, path: str | None, offset: int, limit: int) -> LogPage:
+    """One page of the history of ``ref`` (limited to ``path``), newest first, and its total length."""
+    if repo.resolve(ref) is None:
+        raise NotFound("Commit")
+    return repo.log(ref, path=path or None, offset=offset, limit=limit)
+
+
+def repository_tree_last_commits(
+    *, repo: Repository, commit_id: str, path: str, entries: list[TreeEntry]
+) -> dict[str, CommitInfo]:
+    """Entry name → the last commit that changed it, in one walk of history (not one per entry)."""
+    if not entries:
+        return {}
+    return repo.last_commits_for_entries(commit_id, path, [e.name for e in entries])
+
+
+def repository_readme(*, repo: Repository, ref: str) -> FileBlob | None:
+    """The README at the root of ``ref`` (GitLab's preference: Markdown first), if there is one."""
+    entries = repo.tree(ref, "", recursive=False) or []
+    by_name = {e.name.lower(): e for e in entries if e.type == "blob"}
+    for name in README_NAMES:
+        entry = by_name.get(name.lower())
+        if entry is not None:
+            found = repo.file(ref, entry.path)
+            return found[0] if found else None
+    return None
+
+
+def branch_deletable_names(*, project: Project, viewer: User | None, names: list[str]) -> set[str]:
+    """Which of the branches ``names`` ``viewer`` may delete from the web (the rule ``branch_delete`` applies)."""
+    if viewer is None or not policy.can(viewer, "push_code", project):
+        return set()
+    rules = protected_branches(project=project)
+    deletable = set()
+    for name in names:
+        # Any non-zero old id: the rules look only at the ref and at whether it is being deleted.
+        change = RefChange(old="f" * 40, new=ZERO_SHA, ref=f"refs/heads/{name}")
+        denial = policy.push_denial(viewer, project, change, protected_branches=rules, protected_tags=[], via_web=True)
+        if denial is None:
+            deletable.add(name)
+    return deletable

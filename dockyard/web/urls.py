@@ -10,12 +10,16 @@ from __future__ import annotations
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from dockyard.web.views import admin, auth, dashboard, groups, profile, projects, tokens
+from dockyard.web.views import admin, auth, dashboard, groups, profile, projects, repository, tokens
 
 app_name = "web"
 
 # One path segment as GitLab allows it in namespaces and projects (see dockyard.core.paths.PATH_RE).
 SEGMENT = r"[A-Za-z0-9_.\-]+"
+# A project's pages live under ``<namespace>/<project>/-/``; a path segment never starts with "-", so the
+# project part cannot swallow the "-".
+_NAMED = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
+PROJECT = rf"^(?P<namespace_path>{_NAMED}(?:/{_NAMED})*)/(?P<project_path>{_NAMED})/-/"
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -36,6 +40,18 @@ urlpatterns = [
     path("admin/users/<str:username>/block", admin.block, name="admin_block"),
     path("admin/users/<str:username>/unblock", admin.unblock, name="admin_unblock"),
     path("admin/users/<str:username>/admin", admin.set_admin, name="admin_set_admin"),
+    # Repository pages (GitLab's URLs); the ref and path in ``rest`` are split by the view.
+    re_path(PROJECT + r"tree/?$", repository.tree, name="tree_default"),
+    re_path(PROJECT + r"tree/(?P<rest>.+)$", repository.tree, name="tree"),
+    re_path(PROJECT + r"blob/(?P<rest>.+)$", repository.blob, name="blob"),
+    re_path(PROJECT + r"raw/(?P<rest>.+)$", repository.raw, name="raw"),
+    re_path(PROJECT + r"blame/(?P<rest>.+)$", repository.blame, name="blame"),
+    re_path(PROJECT + r"commits/?$", repository.commits, name="commits_default"),
+    re_path(PROJECT + r"commits/(?P<rest>.+)$", repository.commits, name="commits"),
+    re_path(PROJECT + r"commit/(?P<sha>[0-9a-fA-F]{7,40})$", repository.commit, name="commit"),
+    re_path(PROJECT + r"branches$", repository.branches, name="branches"),
+    re_path(PROJECT + r"tags$", repository.tags, name="tags"),
+    re_path(PROJECT + r"refs/switch$", repository.switch_ref, name="switch_ref"),
     # Catch-alls, last. A first segment such as "-", "api" or "admin" never names a namespace.
     re_path(rf"^(?P<username>{SEGMENT})$", profile.show, name="profile"),
     re_path(

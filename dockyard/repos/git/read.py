@@ -289,6 +289,16 @@ class Repository:
     def tag(self, name: str) -> RefInfo | None:
         return self._tag(f"refs/tags/{name}")
 
+    def ref_names(self) -> tuple[list[str], list[str]]:
+        """(branch names, tag names), sorted, without reading the commits they point at."""
+        heads, tags = [], []
+        for name in sorted(self._repo.listall_references()):
+            if name.startswith("refs/heads/"):
+                heads.append(name.removeprefix("refs/heads/"))
+            elif name.startswith("refs/tags/"):
+                tags.append(name.removeprefix("refs/tags/"))
+        return heads, tags
+
     def refs_containing(self, sha: str, *, branches: bool, tags: bool) -> list[tuple[str, str]]:
         """(type, name) of every branch and/or tag whose history contains commit ``sha``."""
         patterns = [p for p, on in (("refs/heads/", branches), ("refs/tags/", tags)) if on]
@@ -377,6 +387,42 @@ class Repository:
     def last_commit_for_path(self, sha: str, path: str) -> str | None:
         out = self._git("--literal-pathspecs", "log", "-1", "--format=%H", sha, "--", path.strip("/")).strip()
         return out or None
+
+    def last_commits_for_entries(
+        self, sha: str, path: str, names: list[str], *, max_commits: int = 5000
+    ) -> dict[str, CommitInfo]:
+        """The last commit that touched each entry ``names`` of the directory ``path`` at ``sha``.
+
+        One ``git log --name-only`` over the directory's history, read as it streams and stopped as soon
+        as every entry is accounted for, instead of one ``git log -1`` per entry. ``max_commits`` bounds
+        the walk for huge histories; entries not seen by then are left out.
+        """
+        prefix = path.strip("/")
+        wanted = set(names)
+        found: dict[str, str] = {}
+        args = ["git", "-c", "core.quotePath=false", "--literal-pathspecs", "log", "--format=%x00%H"]
+        args += ["--name-only", "--no-renames", f"--max-count={max_commits}", sha]
+        args += ["--", prefix] if prefix else []
+        with subprocess.Popen(
+            args, cwd=self.path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_base_env()
+        ) as proc:
+            assert proc.stdout is not None
+            current = None
+            for raw in proc.stdout:
+                line = raw.rstrip(b"\n").decode("utf-8", errors="replace")
+                if line.startswith("\x00"):
+                    current = line[1:]
+                    continue
+                if not line or current is None:
+                    continue
+                name = (line[len(prefix) + 1 :] if prefix else line).split("/", 1)[0]
+                if name in wanted and name not in found:
+                    found[name] = current
+                    if len(found) == len(wanted):
+                        break
+            proc.kill()
+        infos = {commit_id: _commit_info(self._get_commit(commit_id)) for commit_id in set(found.values())}
+        return {name: infos[commit_id] for name, commit_id in found.items()}
 
     def blame(self, ref: str, path: str, *, start: int | None = None, end: int | None = None) -> list[BlameRange]:
         found = self.file(ref, path)
@@ -521,3 +567,28 @@ class Repository:
                 current.additions += int(added) if added.isdigit() else 0
                 current.deletions += int(deleted) if deleted.isdigit() else 0
         return list(by_email.values())
+
+
+# --- CI: what a pipeline's rules look at (``rules:changes``, ``rules:exists``) ------------------------
+
+
+def changed_paths(project_id: int, old: str, new: str) -> list[str] | None:
+    """Every path added, changed or removed between commits ``old`` and ``new`` (both sides of a rename);
+    None when either commit is missing."""
+    repo = Repository(project_id)
+    before, after = repo._commit(old), repo._commit(new)
+    if before is None or after is None:
+        return None
+    paths: set[str] = set()
+    for delta in before.tree.diff_to_tree(after.tree).deltas:
+        paths.update(p for p in (delta.old_file.path, delta.new_file.path) if p)
+    return sorted(paths)
+
+
+def file_paths(project_id: int, ref: str) -> list[str] | None:
+    """The path of every file (not directory) at ``ref``; None when the ref is missing."""
+    repo = Repository(project_id)
+    entries = repo.tree(ref, "", recursive=True)
+    if entries is None:
+        return None
+    return [e.path for e in entries if e.type == "blob"]

@@ -14,6 +14,7 @@ from dockyard.core.visibility import Visibility, parse_visibility
 from dockyard.namespaces import selectors as namespaces
 from dockyard.permissions import selectors as members
 from dockyard.projects import selectors, services
+from dockyard.web.views import repository
 from dockyard.web.views.common import form_errors, not_found_as_404, signed_in, viewer
 
 LABELS = {
@@ -77,5 +78,6 @@ def show(request: HttpRequest, namespace_path: str, project_path: str) -> HttpRe
         "clone_url": f"{external_base(request)}/{project.full_path}.git",
         "members_count": members.member_users(source=project, inherited=True).count(),
         "nav": "project",
+        **repository.overview(request, project),
     }
     return render(request, "web/projects/show.html", context)
