@@ -1,1 +1,2 @@
-"""CI/CD: the ``.gitlab-ci.yml`` compiler (pure, in ``compiler/``); models and services come later."""
+"""CI/CD: the ``.gitlab-ci.yml`` compiler (pure, in ``compiler/``), pipelines and jobs, and the GitLab
+Runner protocol (``runner_api.py`` and the long-polling ``runner_http.py``)."""

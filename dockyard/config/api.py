@@ -126,6 +126,8 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _register_routers() -> None:
     from dockyard.accounts.api import router as accounts_router
     from dockyard.accounts.api import tokens_router
+    from dockyard.ci.api import router as ci_router
+    from dockyard.ci.runner_api import router as ci_runner_router
     from dockyard.config.instance_api import router as core_router
     from dockyard.issues.api import router as issues_router
     from dockyard.issues.api_labels import router as labels_router
@@ -149,6 +151,8 @@ def _register_routers() -> None:
     api.add_router("", issues_router)
     api.add_router("", labels_router)
     api.add_router("", notes_router)
+    api.add_router("", ci_runner_router)  # before ci_router: it owns ``/runners`` (GET, POST, DELETE)
+    api.add_router("", ci_router)
 
 
 _register_routers()

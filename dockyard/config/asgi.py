@@ -101,6 +101,11 @@ def _register_native_routes() -> None:
     NATIVE_ROUTES.append((LFS_ROUTE, lfs_http))  # before git's: both live under ``<project>.git/``
     NATIVE_ROUTES.append((GIT_ROUTE, smart_http))
 
+    from dockyard.ci.runner_http import ARTIFACTS_ROUTE, JOBS_REQUEST_ROUTE, job_artifacts, jobs_request
+
+    NATIVE_ROUTES.append((JOBS_REQUEST_ROUTE, jobs_request))
+    NATIVE_ROUTES.append((ARTIFACTS_ROUTE, job_artifacts))
+
 
 _register_native_routes()
 application = Router(WSGIMiddleware(django_wsgi, workers=ENV.web_threads))  # type: ignore[arg-type]

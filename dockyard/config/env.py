@@ -32,6 +32,8 @@ class Env:
     internal_url: str | None
     tasks_backend: str
     embedded_worker: bool
+    # How long ``POST /api/v4/jobs/request`` waits for a job before answering 204 (GitLab Workhorse: 50 s).
+    ci_long_poll_seconds: float = 50.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -90,6 +92,7 @@ def load() -> Env:
         internal_url=(os.environ.get("DOCKYARD_INTERNAL_URL") or "").rstrip("/") or None,
         tasks_backend=os.environ.get("DOCKYARD_TASKS_BACKEND", "database"),
         embedded_worker=os.environ.get("DOCKYARD_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
+        ci_long_poll_seconds=float(os.environ.get("DOCKYARD_CI_LONG_POLL_SECONDS", "50")),
     )
 
 

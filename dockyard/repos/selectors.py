@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -93,6 +93,9 @@ def git_http_access(*, repository_path: str, authorization: str | None, write: b
     for credentials without learning whether a private project exists; signed-in callers who may not
     see the project get the same 404 as for a missing one.
     """
+    creds = _credentials(authorization)
+    if creds is not None and creds[0] == JOB_TOKEN_USERNAME:
+        return _job_token_access(repository_path=repository_path, secret=creds[1], write=write)
     user, sent = _authenticate(authorization, write=write)
     if sent and user is None:
         return GitAccess(401, "HTTP Basic: Access denied")
@@ -339,6 +342,110 @@ def repository_archive(
     if path:
         name += "-" + path.strip("/").replace("/", "-")
     return name, archive_stream(project.id, sha=sha, fmt=fmt, prefix=name, path=path)
+
+
+# --- the repository pages -----------------------------------------------------------------------
+# Reads the pages need beyond the API's. Like the API's, they query the database only for the
+# protected-ref rules, once per request, however many files, commits or branches there are.
+
+README_NAMES = ("README.md", "README.markdown", "README", "README.txt", "README.rst")
+
+
+def repository_split_ref(*, repo: Repository, rest: str) -> tuple[str, str]:
+    """Split ``feature/x/src/app.py`` into (ref, path) as GitLab does: the longest prefix that names a
+    branch or tag wins; else the first segment, if it names a commit. 404 when nothing matches."""
+    segments = rest.strip("/").split("/")
+    for cut in range(len(segments), 0, -1):
+        candidate = "/".join(segments[:cut])
+        if repo.ref_target(f"refs/heads/{candidate}") or repo.ref_target(f"refs/tags/{candidate}"):
+            return candidate, "/".join(segments[cut:])
+    first = segments[0]
+    if 7 <= len(first) <= 40 and all(c in "0123456789abcdefABCDEF" for c in first) and repo.resolve(first):
+        return first, "/".join(segments[1:])
+    raise NotFound("Ref")
+
+
+def repository_ref_names(*, repo: Repository) -> tuple[list[str], list[str]]:
+    """(branches, tags) by name, for a ref switcher."""
+    return repo.ref_names()
+
+
+def repository_log(*, repo: Repository, ref: str, path: str | None, offset: int, limit: int) -> LogPage:
+    """One page of the history of ``ref`` (limited to ``path``), newest first, and its total length."""
+    if repo.resolve(ref) is None:
+        raise NotFound("Commit")
+    return repo.log(ref, path=path or None, offset=offset, limit=limit)
+
+
+def repository_tree_last_commits(
+    *, repo: Repository, commit_id: str, path: str, entries: list[TreeEntry]
+) -> dict[str, CommitInfo]:
+    """Entry name → the last commit that changed it, in one walk of history (not one per entry)."""
+    if not entries:
+        return {}
+    return repo.last_commits_for_entries(commit_id, path, [e.name for e in entries])
+
+
+def repository_readme(*, repo: Repository, ref: str) -> FileBlob | None:
+    """The README at the root of ``ref`` (GitLab's preference: Markdown first), if there is one."""
+    entries = repo.tree(ref, "", recursive=False) or []
+    by_name = {e.name.lower(): e for e in entries if e.type == "blob"}
+    for name in README_NAMES:
+        entry = by_name.get(name.lower())
+        if entry is not None:
+            found = repo.file(ref, entry.path)
+            return found[0] if found else None
+    return None
+
+
+def branch_deletable_names(*, project: Project, viewer: User | None, names: list[str]) -> set[str]:
+    """Which of the branches ``names`` ``viewer`` may delete from the web (the rule ``branch_delete`` applies)."""
+    if viewer is None or not policy.can(viewer, "push_code", project):
+        return set()
+    rules = protected_branches(project=project)
+    deletable = set()
+    for name in names:
+        # Any non-zero old id: the rules look only at the ref and at whether it is being deleted.
+        change = RefChange(old="f" * 40, new=ZERO_SHA, ref=f"refs/heads/{name}")
+        denial = policy.push_denial(viewer, project, change, protected_branches=rules, protected_tags=[], via_web=True)
+        if denial is None:
+            deletable.add(name)
+    return deletable
+
+
+# --- CI job tokens as git credentials -----------------------------------------------------------
+# ``gitlab-ci-token:<job token>`` clones the job's own project while the job runs, with the read access
+# of the user who started the pipeline. The CI app owns job tokens and registers its check here at
+# start-up (repos cannot import ci: ci builds on repos).
+
+JOB_TOKEN_USERNAME = "gitlab-ci-token"
+JobTokenCheck = Callable[[str], "tuple[User, int] | None"]
+_job_token_checks: list[JobTokenCheck] = []
+
+
+def register_job_token_check(check: JobTokenCheck) -> None:
+    """``check(secret)`` answers (the job's user, the job's project id) for a running job's token."""
+    if check not in _job_token_checks:
+        _job_token_checks.append(check)
+
+
+def _job_token_access(*, repository_path: str, secret: str, write: bool) -> GitAccess:
+    found = next((r for r in (check(secret) for check in _job_token_checks) if r is not None), None)
+    if found is None:
+        return GitAccess(401, "HTTP Basic: Access denied")
+    user, project_id = found
+    try:
+        project = projects.project_get_for(viewer=user, ref=repository_path)
+    except NotFound:
+        return GitAccess(404, NOT_FOUND_MESSAGE)
+    if project.id != project_id:
+        # GitLab's job token scope: by default a job reaches only its own project.
+        return GitAccess(403, "Insufficient permissions to access this project with a CI/CD job token.")
+    if write:
+        return GitAccess(403, "You are not allowed to push code to this project.")
+    if not policy.can(user, "download_code", project):
+        return GitAccess(403, "You are not allowed to download code from this project.")
+    return GitAccess(200, project=project, user=user)
 
 
 # --- the repository pages -----------------------------------------------------------------------

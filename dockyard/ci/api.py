@@ -1,0 +1,379 @@
+"""The CI REST API for people and tools: pipelines, jobs (logs, artifacts, retry/cancel/play/erase), CI/CD
+variables, runners and ``ci/lint``, with GitLab's paths, entities and status codes."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from ninja import Query, Router, Schema
+
+from dockyard.accounts.auth import current_user, require_admin, require_user
+from dockyard.accounts.models import User
+from dockyard.ci import selectors, services
+from dockyard.ci.models import Job, Pipeline, Runner, Variable
+from dockyard.ci.schemas import (
+    JobOut,
+    LintIn,
+    PipelineBasic,
+    PipelineCreateIn,
+    PipelineOut,
+    PipelineVariableOut,
+    RunnerBasic,
+    RunnerCreatedOut,
+    RunnerCreateIn,
+    RunnerDetails,
+    RunnerUpdateIn,
+    VariableCreateIn,
+    VariableOut,
+    VariableUpdateIn,
+)
+from dockyard.core.errors import BadRequest, Forbidden, NotFound
+from dockyard.core.pagination import paginate
+from dockyard.core.storage import object_storage
+from dockyard.namespaces import selectors as namespace_selectors
+from dockyard.permissions import policy
+from dockyard.projects import selectors as project_selectors
+from dockyard.projects.models import Project
+
+router = Router(tags=["ci"])
+
+
+def _project(request: HttpRequest, project_id: str, action: str = "read_pipeline") -> tuple[User | None, Project]:
+    """The project if the caller may see it (else 404), and may do ``action`` on its CI (else 403)."""
+    viewer = current_user(request)
+    project = project_selectors.project_get_for(viewer=viewer, ref=project_id)
+    if not policy.can_on_project_ci(viewer, "read_pipeline", project):
+        raise NotFound("Project") if not policy.can_read_project(viewer, project) else Forbidden()
+    if action != "read_pipeline" and not policy.can_on_project_ci(viewer, action, project):
+        if viewer is None:
+            require_user(request)
+        raise Forbidden()
+    return viewer, project
+
+
+def _actor(request: HttpRequest, project_id: str, action: str) -> tuple[User, Project]:
+    require_user(request)
+    viewer, project = _project(request, project_id, action)
+    assert viewer is not None
+    return viewer, project
+
+
+# --- pipelines ---------------------------------------------------------------------------------------
+
+
+class PipelineQuery(Schema):
+    scope: str | None = None
+    status: str | None = None
+    ref: str | None = None
+    sha: str | None = None
+    source: str | None = None
+    username: str | None = None
+    yaml_errors: bool | None = None
+    name: str | None = None
+    order_by: str = "id"
+    sort: str = "desc"
+
+
+@router.get("/projects/{project_id}/pipelines", response=list[PipelineBasic])
+def list_pipelines(
+    request: HttpRequest, response: HttpResponse, project_id: str, query: Query[PipelineQuery]
+) -> list[Pipeline]:
+    _, project = _project(request, project_id)
+    filters = selectors.PipelineFilters(**query.dict())
+    return paginate(request, response, selectors.pipeline_list(project=project, filters=filters))
+
+
+@router.get("/projects/{project_id}/pipelines/latest", response=PipelineOut)
+def latest_pipeline(request: HttpRequest, project_id: str, ref: str | None = None) -> Pipeline:
+    _, project = _project(request, project_id)
+    return selectors.pipeline_latest(project=project, ref=ref or project.default_branch)
+
+
+@router.get("/projects/{project_id}/pipelines/{pipeline_id}", response=PipelineOut)
+def get_pipeline(request: HttpRequest, project_id: str, pipeline_id: int) -> Pipeline:
+    _, project = _project(request, project_id)
+    return selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
+
+
+@router.post("/projects/{project_id}/pipeline", response={201: PipelineOut})
+def create_pipeline(request: HttpRequest, project_id: str, payload: PipelineCreateIn) -> tuple[int, Pipeline]:
+    user, project = _actor(request, project_id, "create_pipeline")
+    pipeline = services.pipeline_create(
+        project=project,
+        user=user,
+        ref=payload.ref,
+        source="api" if getattr(request.auth, "token", None) is not None else "web",  # type: ignore[attr-defined]
+        variables=[v.dict() for v in payload.variables],
+        refuse_errors=True,
+    )
+    assert pipeline is not None
+    return 201, pipeline
+
+
+@router.post("/projects/{project_id}/pipelines/{pipeline_id}/retry", response={201: PipelineOut})
+def retry_pipeline(request: HttpRequest, project_id: str, pipeline_id: int) -> tuple[int, Pipeline]:
+    user, project = _actor(request, project_id, "update_build")
+    pipeline = selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
+    services.pipeline_retry(pipeline=pipeline, user=user)
+    return 201, selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
+
+
+@router.post("/projects/{project_id}/pipelines/{pipeline_id}/cancel", response={201: PipelineOut})
+def cancel_pipeline(request: HttpRequest, project_id: str, pipeline_id: int) -> tuple[int, Pipeline]:
+    _, project = _actor(request, project_id, "update_build")
+    pipeline = selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
+    services.pipeline_cancel(pipeline=pipeline)
+    return 201, selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
+
+
+@router.delete("/projects/{project_id}/pipelines/{pipeline_id}", response={204: None})
+def delete_pipeline(request: HttpRequest, project_id: str, pipeline_id: int) -> tuple[int, None]:
+    _, project = _actor(request, project_id, "destroy_pipeline")
+    services.pipeline_delete(pipeline=selectors.pipeline_get(project=project, pipeline_id=pipeline_id))
+    return 204, None
+
+
+@router.get("/projects/{project_id}/pipelines/{pipeline_id}/variables", response=list[PipelineVariableOut])
+def pipeline_variables(request: HttpRequest, project_id: str, pipeline_id: int) -> list[dict[str, str]]:
+    _, project = _actor(request, project_id, "update_build")
+    return list(selectors.pipeline_get(project=project, pipeline_id=pipeline_id).variables)
+
+
+# --- jobs ----------------------------------------------------------------------------------------------
+
+
+class JobQuery(Schema):
+    scope: list[str] | None = None
+    include_retried: bool = False
+
+
+@router.get("/projects/{project_id}/pipelines/{pipeline_id}/jobs", response=list[JobOut])
+def list_pipeline_jobs(
+    request: HttpRequest, response: HttpResponse, project_id: str, pipeline_id: int, query: Query[JobQuery]
+) -> list[Job]:
+    _, project = _project(request, project_id)
+    pipeline = selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
+    qs = selectors.job_list(
+        project=project, pipeline=pipeline, scope=query.scope, include_retried=query.include_retried
+    )
+    return paginate(request, response, qs)
+
+
+@router.get("/projects/{project_id}/jobs", response=list[JobOut])
+def list_jobs(request: HttpRequest, response: HttpResponse, project_id: str, query: Query[JobQuery]) -> list[Job]:
+    _, project = _project(request, project_id)
+    return paginate(request, response, selectors.job_list(project=project, scope=query.scope))
+
+
+@router.get("/projects/{project_id}/jobs/{job_id}", response=JobOut)
+def get_job(request: HttpRequest, project_id: str, job_id: int) -> Job:
+    _, project = _project(request, project_id)
+    return selectors.job_get(project=project, job_id=job_id)
+
+
+@router.get("/projects/{project_id}/jobs/{job_id}/trace")
+def job_trace(request: HttpRequest, project_id: str, job_id: int) -> StreamingHttpResponse:
+    _, project = _project(request, project_id)
+    job = selectors.job_get(project=project, job_id=job_id)
+    return StreamingHttpResponse(selectors.trace_chunks(job=job), content_type="text/plain")
+
+
+@router.get("/projects/{project_id}/jobs/{job_id}/artifacts")
+def job_artifacts(request: HttpRequest, project_id: str, job_id: int) -> StreamingHttpResponse:
+    _, project = _project(request, project_id)
+    job = selectors.job_get(project=project, job_id=job_id)
+    artifact = selectors.artifact_get(job=job)
+    if artifact is None:
+        raise NotFound()
+    response = StreamingHttpResponse(
+        object_storage().iter_chunks(artifact.storage_key), content_type="application/octet-stream"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
+    response["Content-Length"] = str(artifact.size)
+    return response
+
+
+def _job_action(request: HttpRequest, project_id: str, job_id: int, action: str = "update_build") -> tuple[User, Job]:
+    user, project = _actor(request, project_id, action)
+    return user, selectors.job_get(project=project, job_id=job_id)
+
+
+@router.post("/projects/{project_id}/jobs/{job_id}/retry", response={201: JobOut})
+def retry_job(request: HttpRequest, project_id: str, job_id: int) -> tuple[int, Job]:
+    user, job = _job_action(request, project_id, job_id)
+    new = services.job_retry(job=job, user=user)
+    return 201, selectors.job_get(project=job.project, job_id=new.pk)
+
+
+@router.post("/projects/{project_id}/jobs/{job_id}/cancel", response={201: JobOut})
+def cancel_job(request: HttpRequest, project_id: str, job_id: int) -> tuple[int, Job]:
+    _, job = _job_action(request, project_id, job_id)
+    services.job_cancel(job=job)
+    return 201, selectors.job_get(project=job.project, job_id=job.pk)
+
+
+@router.post("/projects/{project_id}/jobs/{job_id}/play", response={200: JobOut})
+def play_job(request: HttpRequest, project_id: str, job_id: int) -> tuple[int, Job]:
+    user, job = _job_action(request, project_id, job_id)
+    services.job_play(job=job, user=user)
+    return 200, selectors.job_get(project=job.project, job_id=job.pk)
+
+
+@router.post("/projects/{project_id}/jobs/{job_id}/erase", response={201: JobOut})
+def erase_job(request: HttpRequest, project_id: str, job_id: int) -> tuple[int, Job]:
+    user, job = _job_action(request, project_id, job_id)
+    if job.user_id != user.pk and not policy.can_on_project_ci(user, "erase_build", job.project):
+        raise Forbidden()
+    services.job_erase(job=job, user=user)
+    return 201, selectors.job_get(project=job.project, job_id=job.pk)
+
+
+# --- CI/CD variables -------------------------------------------------------------------------------------
+
+
+@router.get("/projects/{project_id}/variables", response=list[VariableOut])
+def list_variables(request: HttpRequest, response: HttpResponse, project_id: str) -> list[Variable]:
+    _, project = _actor(request, project_id, "admin_cicd_variables")
+    return paginate(request, response, selectors.variable_list(project=project))
+
+
+@router.get("/projects/{project_id}/variables/{key}", response=VariableOut)
+def get_variable(request: HttpRequest, project_id: str, key: str) -> Variable:
+    _, project = _actor(request, project_id, "admin_cicd_variables")
+    return selectors.variable_get(
+        project=project, key=key, environment_scope=request.GET.get("filter[environment_scope]")
+    )
+
+
+@router.post("/projects/{project_id}/variables", response={201: VariableOut})
+def create_variable(request: HttpRequest, project_id: str, payload: VariableCreateIn) -> tuple[int, Variable]:
+    _, project = _actor(request, project_id, "admin_cicd_variables")
+    data = payload.dict(exclude={"masked_and_hidden"})
+    data["masked"] = bool(payload.masked or payload.masked_and_hidden)
+    return 201, services.variable_create(project=project, **data)
+
+
+@router.put("/projects/{project_id}/variables/{key}", response=VariableOut)
+def update_variable(request: HttpRequest, project_id: str, key: str, payload: VariableUpdateIn) -> Variable:
+    _, project = _actor(request, project_id, "admin_cicd_variables")
+    scope = (payload.filter or {}).get("environment_scope")
+    variable = selectors.variable_get(project=project, key=key, environment_scope=scope)
+    return services.variable_update(variable=variable, **payload.dict(exclude={"filter"}))
+
+
+@router.delete("/projects/{project_id}/variables/{key}", response={204: None})
+def delete_variable(request: HttpRequest, project_id: str, key: str) -> tuple[int, None]:
+    _, project = _actor(request, project_id, "admin_cicd_variables")
+    variable = selectors.variable_get(
+        project=project, key=key, environment_scope=request.GET.get("filter[environment_scope]")
+    )
+    services.variable_delete(variable=variable)
+    return 204, None
+
+
+# --- lint ----------------------------------------------------------------------------------------------------
+
+
+@router.post("/projects/{project_id}/ci/lint")
+def lint(request: HttpRequest, project_id: str, payload: LintIn) -> dict[str, object]:
+    viewer, project = _project(request, project_id)
+    result = services.lint(project=project, user=viewer, content=payload.content, ref=payload.ref)
+    if not payload.include_jobs:
+        result.pop("jobs")
+    return result
+
+
+# --- runners ---------------------------------------------------------------------------------------------
+
+
+class RunnerQuery(Schema):
+    type: str | None = None
+    status: str | None = None
+    paused: bool | None = None
+    tag_list: list[str] | None = None
+
+    def filters(self) -> selectors.RunnerFilters:
+        tags = [t.strip() for item in self.tag_list or [] for t in item.split(",") if t.strip()]
+        return selectors.RunnerFilters(type=self.type, status=self.status, paused=self.paused, tag_list=tags)
+
+
+@router.get("/runners/all", response=list[RunnerBasic])
+def list_all_runners(request: HttpRequest, response: HttpResponse, query: Query[RunnerQuery]) -> list[Runner]:
+    require_admin(request)
+    return paginate(request, response, selectors.runner_list_all(filters=query.filters()))
+
+
+@router.get("/runners/{runner_id}", response=RunnerDetails)
+def get_runner(request: HttpRequest, runner_id: int) -> Runner:
+    return selectors.runner_get_for(viewer=require_user(request), runner_id=runner_id)
+
+
+@router.put("/runners/{runner_id}", response=RunnerDetails)
+def update_runner(request: HttpRequest, runner_id: int, payload: RunnerUpdateIn) -> Runner:
+    runner = selectors.runner_get_for(viewer=require_user(request), runner_id=runner_id)
+    fields = payload.dict(exclude={"active"})
+    if payload.active is not None and payload.paused is None:
+        fields["paused"] = not payload.active
+    return services.runner_update(runner=runner, **fields)
+
+
+@router.delete("/runners/{runner_id}", response={204: None})
+def delete_runner(request: HttpRequest, runner_id: int) -> tuple[int, None]:
+    runner = selectors.runner_get_for(viewer=require_user(request), runner_id=runner_id)
+    services.runner_delete(runner=runner)
+    return 204, None
+
+
+@router.get("/projects/{project_id}/runners", response=list[RunnerBasic])
+def list_project_runners(
+    request: HttpRequest, response: HttpResponse, project_id: str, query: Query[RunnerQuery]
+) -> list[Runner]:
+    _, project = _actor(request, project_id, "admin_runner")
+    return paginate(request, response, selectors.runner_list_for_project(project=project, filters=query.filters()))
+
+
+class RunnerAssignIn(Schema):
+    runner_id: int
+
+
+@router.post("/projects/{project_id}/runners", response={201: RunnerBasic})
+def assign_runner(request: HttpRequest, project_id: str, payload: RunnerAssignIn) -> tuple[int, Runner]:
+    user, project = _actor(request, project_id, "admin_runner")
+    runner = selectors.runner_get_for(viewer=user, runner_id=payload.runner_id)
+    return 201, services.runner_project_assign(runner=runner, project=project)
+
+
+@router.post("/user/runners", response={201: RunnerCreatedOut})
+def create_runner(request: HttpRequest, payload: RunnerCreateIn) -> tuple[int, dict[str, object]]:
+    """Create a runner first, then ``gitlab-runner register --token glrt-…`` (GitLab ≥ 15.10)."""
+    user = require_user(request)
+    project = group = None
+    if payload.runner_type == Runner.Type.INSTANCE:
+        if not user.is_admin:
+            raise Forbidden()
+    elif payload.runner_type == Runner.Type.PROJECT:
+        if payload.project_id is None:
+            raise BadRequest("project_id is missing")
+        project = project_selectors.project_get_for(viewer=user, ref=payload.project_id)
+        if not policy.can_on_project_ci(user, "admin_runner", project):
+            raise Forbidden()
+    elif payload.runner_type == Runner.Type.GROUP:
+        if payload.group_id is None:
+            raise BadRequest("group_id is missing")
+        group = namespace_selectors.group_get_for(viewer=user, ref=payload.group_id)
+        if not policy.can(user, "admin_group", group):
+            raise Forbidden()
+    runner, token = services.runner_create(
+        actor=user,
+        runner_type=payload.runner_type,
+        project=project,
+        group=group,
+        description=payload.description,
+        maintenance_note=payload.maintenance_note,
+        tag_list=payload.tag_list,
+        run_untagged=payload.run_untagged,
+        locked=payload.locked,
+        paused=payload.paused,
+        access_level=payload.access_level,
+        maximum_timeout=payload.maximum_timeout,
+    )
+    return 201, {"id": runner.pk, "token": token, "token_expires_at": None}

@@ -1,0 +1,335 @@
+"""CI reads shared by the REST API, the runner API and the pages: pipelines, jobs, logs, runners, variables.
+
+List selectors return querysets with their relations joined, so a page costs the same few queries
+whatever its length.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from dockyard.accounts.models import User
+from dockyard.ci.models import (
+    Job,
+    JobArtifact,
+    Pipeline,
+    Runner,
+    RunnerManager,
+    Status,
+    TraceChunk,
+    Variable,
+    token_digest,
+)
+from dockyard.core.errors import BadRequest, NotFound
+from dockyard.permissions import policy
+from dockyard.projects.models import Project
+
+JOB_SCOPES = frozenset(s.value for s in Status)
+PIPELINE_ORDER = {"id": "id", "status": "status", "ref": "ref", "updated_at": "updated_at", "user_id": "user_id"}
+# How many of the oldest pending jobs one ``jobs/request`` looks at before giving up.
+CANDIDATES = 200
+
+
+def _job_related(qs: QuerySet[Job]) -> QuerySet[Job]:
+    return qs.select_related(
+        "pipeline", "pipeline__user", "project", "project__namespace", "user", "runner", "runner_manager"
+    ).prefetch_related(Prefetch("artifacts", queryset=JobArtifact.objects.order_by("id")))
+
+
+# --- pipelines -------------------------------------------------------------------------------------
+
+
+@dataclass
+class PipelineFilters:
+    scope: str | None = None
+    status: str | None = None
+    ref: str | None = None
+    sha: str | None = None
+    source: str | None = None
+    username: str | None = None
+    yaml_errors: bool | None = None
+    updated_after: dt.datetime | None = None
+    updated_before: dt.datetime | None = None
+    name: str | None = None
+    order_by: str = "id"
+    sort: str = "desc"
+
+
+def pipeline_list(*, project: Project, filters: PipelineFilters) -> QuerySet[Pipeline]:
+    qs = Pipeline.objects.filter(project=project).select_related("user", "project", "project__namespace")
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.scope == "running":
+        qs = qs.filter(status=Status.RUNNING)
+    elif filters.scope == "pending":
+        qs = qs.filter(status=Status.PENDING)
+    elif filters.scope == "finished":
+        qs = qs.filter(status__in=[Status.SUCCESS, Status.FAILED, Status.CANCELED, Status.SKIPPED])
+    elif filters.scope == "branches":
+        qs = qs.filter(tag=False)
+    elif filters.scope == "tags":
+        qs = qs.filter(tag=True)
+    if filters.ref:
+        qs = qs.filter(ref=filters.ref)
+    if filters.sha:
+        qs = qs.filter(sha=filters.sha)
+    if filters.source:
+        qs = qs.filter(source=filters.source)
+    if filters.username:
+        qs = qs.filter(user__username=filters.username)
+    if filters.yaml_errors is not None:
+        qs = qs.filter(yaml_errors__isnull=not filters.yaml_errors)
+    if filters.updated_after:
+        qs = qs.filter(updated_at__gt=filters.updated_after)
+    if filters.updated_before:
+        qs = qs.filter(updated_at__lt=filters.updated_before)
+    if filters.name:
+        qs = qs.filter(name=filters.name)
+    column = PIPELINE_ORDER.get(filters.order_by)
+    if column is None:
+        raise BadRequest("order_by does not have a valid value")
+    prefix = "" if filters.sort == "asc" else "-"
+    return qs.order_by(f"{prefix}{column}", f"{prefix}id")
+
+
+def pipeline_get(*, project: Project, pipeline_id: int | str) -> Pipeline:
+    pipeline = (
+        Pipeline.objects.select_related("user", "project", "project__namespace")
+        .filter(project=project, pk=int(pipeline_id) if str(pipeline_id).isdigit() else -1)
+        .first()
+    )
+    if pipeline is None:
+        raise NotFound("Pipeline")
+    return pipeline
+
+
+def pipeline_latest(*, project: Project, ref: str) -> Pipeline:
+    pipeline = pipeline_list(project=project, filters=PipelineFilters(ref=ref)).first()
+    if pipeline is None:
+        raise NotFound("Pipeline")
+    return pipeline
+
+
+# --- jobs ------------------------------------------------------------------------------------------
+
+
+def _scope(scope: Sequence[str] | None) -> list[str]:
+    names = [s for item in scope or [] for s in item.split(",") if s]
+    unknown = [s for s in names if s not in JOB_SCOPES]
+    if unknown:
+        raise BadRequest("scope does not have a valid value")
+    return names
+
+
+def job_list(
+    *,
+    project: Project,
+    pipeline: Pipeline | None = None,
+    scope: Sequence[str] | None = None,
+    include_retried: bool = False,
+) -> QuerySet[Job]:
+    qs = Job.objects.filter(project=project)
+    if pipeline is not None:
+        qs = qs.filter(pipeline=pipeline)
+        if not include_retried:
+            qs = qs.filter(retried=False)
+    if names := _scope(scope):
+        qs = qs.filter(status__in=names)
+    order = ("stage_idx", "id") if pipeline is not None else ("-id",)
+    return _job_related(qs).order_by(*order)
+
+
+def job_get(*, project: Project, job_id: int | str) -> Job:
+    job = _job_related(Job.objects.filter(project=project, pk=int(job_id) if str(job_id).isdigit() else -1)).first()
+    if job is None:
+        raise NotFound("Job")
+    return job
+
+
+def job_by_id(*, job_id: int) -> Job | None:
+    return _job_related(Job.objects.filter(pk=job_id)).first()
+
+
+def job_by_token(*, token: str | None) -> Job | None:
+    """The job a job token belongs to, whatever its status (callers check it runs)."""
+    if not token:
+        return None
+    return _job_related(Job.objects.filter(token_digest=token_digest(token))).first()
+
+
+def job_token_git_user(secret: str) -> tuple[User, int] | None:
+    """For git over HTTP: (the pipeline's user, the project) of the RUNNING job holding ``secret``."""
+    job = job_by_token(token=secret)
+    if job is None or job.status != Status.RUNNING or job.user is None or not job.user.is_active:
+        return None
+    return job.user, job.project_id
+
+
+def job_ids_in_pipeline_before(*, job: Job) -> QuerySet[Job]:
+    """The jobs whose artifacts ``job`` receives (``dependencies``, ``needs``, or every earlier stage)."""
+    qs = Job.objects.filter(pipeline_id=job.pipeline_id, retried=False, status=Status.SUCCESS)
+    dependencies = job.options.get("dependencies")
+    if dependencies is not None:
+        return qs.filter(name__in=dependencies)
+    if job.needs is not None:
+        return qs.filter(name__in=[n["name"] for n in job.needs if n.get("artifacts", True)])
+    return qs.filter(stage_idx__lt=job.stage_idx)
+
+
+def dependency_jobs(*, job: Job) -> list[Job]:
+    qs = job_ids_in_pipeline_before(job=job).prefetch_related(
+        Prefetch("artifacts", queryset=JobArtifact.objects.filter(file_type="archive"))
+    )
+    return list(qs.order_by("stage_idx", "id"))
+
+
+def pending_jobs_for(*, runner: Runner) -> list[Job]:
+    """The oldest pending jobs of the projects this runner serves (tags are checked by the caller)."""
+    qs = Job.objects.filter(status=Status.PENDING)
+    if runner.runner_type == Runner.Type.PROJECT:
+        qs = qs.filter(project__in=runner.projects.values("pk"))
+    elif runner.runner_type == Runner.Type.GROUP:
+        traversal = runner.namespace.traversal if runner.namespace else "/-/"
+        qs = qs.filter(project__namespace__traversal__startswith=traversal)
+    return list(qs.select_related("pipeline").order_by("id")[:CANDIDATES])
+
+
+def pending_jobs_exist() -> bool:
+    return Job.objects.filter(status=Status.PENDING).exists()
+
+
+def jobs_possibly_stale(*, running_before: dt.datetime, pending_before: dt.datetime) -> list[Job]:
+    """Running jobs not updated since ``running_before`` or started long ago, and pending jobs queued
+    before a day ago; the caller decides with each job's own timeout."""
+    day = dt.timedelta(days=1)
+    cond = Q(status=Status.RUNNING) & (
+        Q(updated_at__lt=running_before) | Q(started_at__lt=pending_before - dt.timedelta(minutes=10))
+    )
+    cond |= Q(status=Status.PENDING, queued_at__lt=pending_before - day)
+    return list(Job.objects.filter(cond).select_related("pipeline", "runner")[:500])
+
+
+def trace_chunks(*, job: Job) -> Iterator[bytes]:
+    for chunk in TraceChunk.objects.filter(job=job).order_by("offset").values_list("data", flat=True).iterator():
+        yield bytes(chunk)
+
+
+def trace_read(*, job: Job) -> bytes:
+    return b"".join(trace_chunks(job=job))
+
+
+def artifact_get(*, job: Job, file_type: str = "archive") -> JobArtifact | None:
+    return JobArtifact.objects.filter(job=job, file_type=file_type).first()
+
+
+def job_can_download_artifacts(*, downloader: Job, job: Job) -> bool:
+    """A running job may fetch the artifacts of jobs of its own pipeline (its dependencies)."""
+    return downloader.status == Status.RUNNING and downloader.pipeline_id == job.pipeline_id
+
+
+# --- runners -----------------------------------------------------------------------------------------
+
+
+def runner_by_token(*, token: str | None) -> Runner | None:
+    if not token:
+        return None
+    return Runner.objects.select_related("namespace").filter(token_digest=token_digest(token)).first()
+
+
+def manager_for(*, runner: Runner, system_id: str) -> RunnerManager | None:
+    return RunnerManager.objects.filter(runner=runner, system_id=system_id).first()
+
+
+@dataclass
+class RunnerFilters:
+    type: str | None = None
+    status: str | None = None
+    paused: bool | None = None
+    tag_list: list[str] = field(default_factory=list)
+
+
+def _runner_filters(qs: QuerySet[Runner], filters: RunnerFilters) -> QuerySet[Runner]:
+    if filters.type:
+        qs = qs.filter(runner_type=filters.type)
+    if filters.paused is not None:
+        qs = qs.filter(paused=filters.paused)
+    if filters.status == "paused":
+        qs = qs.filter(paused=True)
+    rows = qs.order_by("id")
+    if filters.tag_list:
+        wanted = set(filters.tag_list)
+        ids = [r.pk for r in rows if wanted <= set(r.tag_list or [])]
+        rows = rows.filter(pk__in=ids)
+    return rows
+
+
+def runner_list_owned(*, viewer: User, filters: RunnerFilters) -> QuerySet[Runner]:
+    """``GET /runners``: the project and group runners of what the user administers."""
+    projects = [
+        p.pk
+        for p in policy.member_projects(viewer).select_related("namespace")
+        if policy.can_on_project_ci(viewer, "admin_runner", p)
+    ]
+    qs = Runner.objects.filter(Q(projects__in=projects) | Q(creator=viewer)).distinct()
+    return _runner_filters(qs, filters)
+
+
+def runner_list_all(*, filters: RunnerFilters) -> QuerySet[Runner]:
+    return _runner_filters(Runner.objects.all(), filters)
+
+
+def runner_list_for_project(*, project: Project, filters: RunnerFilters) -> QuerySet[Runner]:
+    """Runners that can take this project's jobs: its own, its groups', and the instance's."""
+    ancestors = project.namespace.ancestor_ids
+    cond = (
+        Q(projects=project)
+        | Q(runner_type=Runner.Type.INSTANCE)
+        | Q(runner_type=Runner.Type.GROUP, namespace_id__in=ancestors)
+    )
+    return _runner_filters(Runner.objects.filter(cond).distinct(), filters)
+
+
+def runner_get_for(*, viewer: User, runner_id: int | str) -> Runner:
+    runner = Runner.objects.filter(pk=int(runner_id) if str(runner_id).isdigit() else -1).first()
+    if runner is None or not runner_can_admin(viewer=viewer, runner=runner):
+        raise NotFound("Runner")
+    return runner
+
+
+def runner_can_admin(*, viewer: User, runner: Runner) -> bool:
+    if viewer.is_admin:
+        return True
+    if runner.runner_type == Runner.Type.INSTANCE:
+        return False
+    if runner.runner_type == Runner.Type.GROUP:
+        return runner.namespace is not None and policy.can(viewer, "admin_group", runner.namespace)
+    return any(policy.can_on_project_ci(viewer, "admin_runner", p) for p in runner.projects.select_related("namespace"))
+
+
+def runner_project_ids(*, runners: Sequence[Runner]) -> dict[int, list[Project]]:
+    out: dict[int, list[Project]] = {r.pk: [] for r in runners}
+    through = Runner.projects.through.objects.filter(runner_id__in=out).select_related("project", "project__namespace")
+    for row in through:
+        out[row.runner_id].append(row.project)
+    return out
+
+
+# --- variables ------------------------------------------------------------------------------------
+
+
+def variable_list(*, project: Project) -> QuerySet[Variable]:
+    return Variable.objects.filter(project=project).order_by("key", "id")
+
+
+def variable_get(*, project: Project, key: str, environment_scope: str | None = None) -> Variable:
+    qs = Variable.objects.filter(project=project, key=key)
+    if environment_scope:
+        qs = qs.filter(environment_scope=environment_scope)
+    variable = qs.order_by("id").first()
+    if variable is None:
+        raise NotFound("Variable")
+    return variable

@@ -1,0 +1,1244 @@
+"""All CI writes: creating pipelines from ``.gitlab-ci.yml``, the job state machine, runners, job logs,
+artifacts and CI/CD variables.
+
+The state machine follows GitLab's atomic processing: a job leaves ``created`` once everything before it
+(earlier stages, or its ``needs``) is complete, and becomes ``pending``, ``manual`` or ``skipped`` by its
+``when``; the pipeline's status is the composite of its latest jobs. Every transition runs in one
+transaction holding the pipeline's row lock, so two finishing jobs never process the pipeline at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from dockyard.accounts.models import User
+from dockyard.ci import selectors
+from dockyard.ci.compiler import CompileContext, IncludeNotFound, IncludeRequest, compile_pipeline
+from dockyard.ci.compiler import Job as PlanJob
+from dockyard.ci.compiler.durations import parse as parse_duration
+from dockyard.ci.compiler.globs import fnmatch
+from dockyard.ci.models import (
+    CANCELABLE_STATUSES,
+    COMPLETED_STATUSES,
+    Job,
+    JobArtifact,
+    Pipeline,
+    Runner,
+    RunnerManager,
+    Status,
+    TraceChunk,
+    Variable,
+    token_digest,
+)
+from dockyard.core.errors import BadRequest, DockyardError, Forbidden, NotFound, ValidationFailed, check
+from dockyard.core.logging import get_logger
+from dockyard.core.storage import object_storage
+from dockyard.namespaces.models import Namespace
+from dockyard.permissions import policy
+from dockyard.projects import selectors as project_selectors
+from dockyard.projects.models import Project
+from dockyard.projects.services import iid_next
+from dockyard.repos import selectors as repo_selectors
+from dockyard.repos.git import GitError
+from dockyard.repos.git import read as git_read
+from dockyard.repos.git.write import ZERO_SHA, update_ref
+
+log = get_logger("dockyard.ci")
+
+RUNNER_TOKEN_PREFIX = "glrt-"
+REGISTRATION_TOKEN_PREFIX = "glrtr-"
+JOB_TOKEN_PREFIX = "glcbt-"
+CONFIG_PATH = ".gitlab-ci.yml"
+SKIP_MARKERS = ("[ci skip]", "[skip ci]")
+# A running job whose runner sent nothing for this long is dropped (GitLab: one hour).
+RUNNING_OUTDATED = dt.timedelta(hours=1)
+# A pending job no runner took for this long is dropped (GitLab: one day).
+PENDING_OUTDATED = dt.timedelta(days=1)
+DEFAULT_TIMEOUT = 3600
+FAILURE_REASONS = (
+    "unknown_failure",
+    "script_failure",
+    "api_failure",
+    "stuck_or_timeout_failure",
+    "runner_system_failure",
+    "missing_dependency_failure",
+    "runner_unsupported",
+    "archived_failure",
+    "unmet_prerequisites",
+    "scheduler_failure",
+    "data_integrity_failure",
+    "job_execution_timeout",
+    "trace_size_exceeded",
+    "builds_disabled",
+)
+
+
+class PipelineRefused(DockyardError):
+    """GitLab's answer when a pipeline cannot be created: ``{"message": {"base": [...]}}``."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__({"base": list(errors)})
+
+
+class TraceRangeError(Exception):
+    """A log chunk that does not continue the log; ``size`` is where it must start."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _now() -> dt.datetime:
+    return timezone.now()
+
+
+def _new_secret(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(20)
+
+
+# --- reading .gitlab-ci.yml at a commit -----------------------------------------------------------
+
+
+@dataclass
+class _RepoFiles:
+    """The git reads one compilation needs, cached: the file list is read once however many
+    ``rules:exists`` clauses ask."""
+
+    project: Project
+    sha: str
+    user: User | None
+    _paths: list[str] | None = None
+
+    def paths(self) -> list[str]:
+        if self._paths is None:
+            self._paths = git_read.file_paths(self.project.id, self.sha) or []
+        return self._paths
+
+    def exist(self, patterns: Sequence[str]) -> list[str]:
+        return [p for p in self.paths() if any(fnmatch(pattern, p) for pattern in patterns)]
+
+    def load(self, request: IncludeRequest) -> str | None:
+        if request.kind == "local":
+            if request.context_project and request.context_project != self.project.full_path:
+                return self._other_project(request.context_project, request.context_ref, request.location)
+            return _read_file(self.project.id, self.sha, request.location)
+        if request.kind == "project" and request.project:
+            return self._other_project(request.project, request.ref, request.location)
+        return None  # templates and remote files are not available yet
+
+    def _other_project(self, path: str, ref: str | None, location: str) -> str | None:
+        try:
+            other = project_selectors.project_get_for(viewer=self.user, ref=path)
+        except NotFound:
+            raise IncludeNotFound("project") from None
+        if not policy.can(self.user, "download_code", other):
+            raise IncludeNotFound("project")
+        try:
+            repo = git_read.Repository(other.id)
+        except GitError:
+            raise IncludeNotFound("project") from None
+        sha = repo.resolve(ref or repo.default_branch() or "HEAD")
+        if sha is None:
+            raise IncludeNotFound("ref")
+        return _read_file(other.id, sha, location)
+
+
+def _read_file(project_id: int, sha: str, path: str) -> str | None:
+    try:
+        found = git_read.Repository(project_id).file(sha, path.lstrip("/"))
+    except GitError:
+        return None
+    if found is None:
+        return None
+    return found[0].data.decode("utf-8", errors="replace")
+
+
+def ref_protected(*, project: Project, ref: str, tag: bool) -> bool:
+    rules = (
+        repo_selectors.protected_tags(project=project) if tag else repo_selectors.protected_branches(project=project)
+    )
+    return any(rule.matches(ref) for rule in rules)
+
+
+def _server_variables(base: str | None = None) -> dict[str, str]:
+    from dockyard.core.urls import external_base
+
+    base = base or external_base()
+    scheme, _, host_port = base.partition("://")
+    host, _, port = host_port.partition(":")
+    return {
+        "CI_SERVER_URL": base,
+        "CI_SERVER_HOST": host,
+        "CI_SERVER_FQDN": host_port,
+        "CI_SERVER_PORT": port or ("443" if scheme == "https" else "80"),
+        "CI_SERVER_PROTOCOL": scheme,
+        "CI_SERVER_NAME": "GitLab",
+        "CI_SERVER_VERSION": "17.0.0",
+        "CI_SERVER_VERSION_MAJOR": "17",
+        "CI_SERVER_VERSION_MINOR": "0",
+        "CI_SERVER_VERSION_PATCH": "0",
+        "CI_API_V4_URL": f"{base}/api/v4",
+        "CI_API_GRAPHQL_URL": f"{base}/api/graphql",
+    }
+
+
+def project_variables(*, project: Project, base: str | None = None) -> dict[str, str]:
+    from dockyard.core.urls import external_base
+
+    namespace = project.namespace
+    return {
+        "CI_PROJECT_ID": str(project.id),
+        "CI_PROJECT_NAME": project.path,
+        "CI_PROJECT_TITLE": project.name,
+        "CI_PROJECT_DESCRIPTION": project.description,
+        "CI_PROJECT_PATH": project.full_path,
+        "CI_PROJECT_NAMESPACE": namespace.full_path,
+        "CI_PROJECT_NAMESPACE_ID": str(namespace.id),
+        "CI_PROJECT_ROOT_NAMESPACE": namespace.full_path.split("/", 1)[0],
+        "CI_PROJECT_URL": f"{base or external_base()}/{project.full_path}",
+        "CI_PROJECT_VISIBILITY": project.visibility_name.lower(),
+        "CI_DEFAULT_BRANCH": project.default_branch,
+    }
+
+
+def commit_variables(*, project_id: int, sha: str) -> dict[str, str]:
+    try:
+        commit = git_read.Repository(project_id).commit(sha)
+    except GitError:
+        commit = None
+    if commit is None:
+        return {}
+    message = commit.message
+    title = commit.title
+    description = message.split("\n", 1)[1].lstrip("\n") if "\n" in message.strip() else ""
+    return {
+        "CI_COMMIT_MESSAGE": message,
+        "CI_COMMIT_TITLE": title,
+        "CI_COMMIT_DESCRIPTION": description,
+        "CI_COMMIT_AUTHOR": f"{commit.author_name} <{commit.author_email}>",
+        "CI_COMMIT_TIMESTAMP": commit.committed_date.isoformat(),
+    }
+
+
+def _user_variables(*, project: Project, protected: bool, extra: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Project variables (protected ones only on protected refs), then the run's own variables."""
+    values = {v.key: v.value for v in selectors.variable_list(project=project) if protected or not v.protected}
+    values.update({str(v["key"]): str(v.get("value", "")) for v in extra})
+    return values
+
+
+def compile_context(
+    *,
+    project: Project,
+    user: User | None,
+    ref: str,
+    tag: bool,
+    sha: str,
+    before_sha: str,
+    source: str,
+    variables: Sequence[Mapping[str, Any]] = (),
+) -> CompileContext:
+    files = _RepoFiles(project=project, sha=sha, user=user)
+    changed: list[str] | None = None
+    if source == "push" and not tag and before_sha != ZERO_SHA:
+        changed = git_read.changed_paths(project.id, before_sha, sha)
+    protected = ref_protected(project=project, ref=ref, tag=tag)
+    predefined = {
+        **_server_variables(),
+        **project_variables(project=project),
+        **commit_variables(project_id=project.id, sha=sha),
+        "CI_COMMIT_REF_PROTECTED": "true" if protected else "false",
+        "CI_PIPELINE_SOURCE": source,
+    }
+    if user is not None:
+        predefined.update(
+            GITLAB_USER_ID=str(user.pk), GITLAB_USER_LOGIN=user.username, GITLAB_USER_NAME=user.name,
+            GITLAB_USER_EMAIL=user.email,
+        )  # fmt: skip
+    return CompileContext(
+        ref=ref,
+        ref_type="tag" if tag else "branch",
+        source=source,
+        sha=sha,
+        before_sha=before_sha,
+        default_branch=project.default_branch,
+        project_path=project.full_path,
+        changed_paths=changed,
+        files_exist=files.exist,
+        changed_paths_since=lambda other: git_read.changed_paths(project.id, other, sha),
+        include_loader=files.load,
+        variables=predefined,
+        user_variables=_user_variables(project=project, protected=protected, extra=variables),
+    )
+
+
+# --- creating pipelines ----------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda o: list(o) if isinstance(o, (tuple, set)) else str(o)))
+
+
+def _job_options(job: PlanJob) -> dict[str, Any]:
+    """What the runner payload needs from the plan, as plain JSON."""
+    data = dataclasses.asdict(job)
+    keep = (
+        "script", "before_script", "after_script", "image", "services", "artifacts", "cache", "dependencies",
+        "timeout", "retry", "environment", "coverage", "interruptible", "start_in", "parallel_index",
+        "parallel_total", "resource_group", "hooks", "id_tokens", "secrets", "manual_confirmation",
+    )  # fmt: skip
+    options = {key: data[key] for key in keep if data.get(key) not in (None, (), [], {})}
+    options["yaml_variables"] = [{"key": v.key, "value": v.value, "raw": v.raw} for v in job.yaml_variables]
+    return _jsonable(options)  # type: ignore[no-any-return]
+
+
+def _needs(job: PlanJob) -> list[dict[str, Any]] | None:
+    if job.needs is None:
+        return None
+    return [{"name": n.job, "artifacts": n.artifacts, "optional": n.optional} for n in job.needs]
+
+
+def pipeline_create(
+    *,
+    project: Project,
+    user: User | None,
+    ref: str,
+    sha: str | None = None,
+    before_sha: str = ZERO_SHA,
+    tag: bool | None = None,
+    source: str,
+    variables: Sequence[Mapping[str, Any]] = (),
+    content: str | None = None,
+    refuse_errors: bool = False,
+) -> Pipeline | None:
+    """Create the pipeline GitLab would create for ``ref`` at ``sha`` (default: the ref's head).
+
+    A configuration with errors gives a *failed* pipeline carrying ``yaml_errors``; one whose rules select
+    nothing gives no pipeline (``None``). With ``refuse_errors`` (the API) both also raise
+    :class:`PipelineRefused`, as GitLab answers 400 there.
+    """
+    try:
+        repo = git_read.Repository(project.id)
+    except GitError:
+        raise PipelineRefused(["Reference not found"]) from None
+    if tag is None:
+        tag = repo.ref_target(f"refs/heads/{ref}") is None and repo.ref_target(f"refs/tags/{ref}") is not None
+    if sha is None:
+        sha = repo.resolve(f"refs/tags/{ref}" if tag else f"refs/heads/{ref}")
+        if sha is None:
+            raise PipelineRefused(["Reference not found"])
+    if content is None:
+        content = _read_file(project.id, sha, CONFIG_PATH)
+    if content is None:
+        if refuse_errors:
+            raise PipelineRefused(["Missing CI config file"])
+        return None
+    ctx = compile_context(
+        project=project, user=user, ref=ref, tag=tag, sha=sha, before_sha=before_sha, source=source,
+        variables=variables,
+    )  # fmt: skip
+    result = compile_pipeline(content, ctx)
+    if result.status in ("filtered", "empty"):
+        if refuse_errors:
+            raise PipelineRefused(result.errors)
+        return None
+    commit = repo.commit(sha)
+    pipeline = _pipeline_insert(
+        project=project,
+        user=user,
+        ref=ref,
+        tag=tag,
+        sha=sha,
+        before_sha=before_sha,
+        source=source,
+        variables=variables,
+        protected=ref_protected(project=project, ref=ref, tag=tag),
+        committed_at=commit.committed_date if commit else None,
+        jobs=[j for j in result.plan.jobs if not j.is_bridge] if result.plan else [],
+        yaml_errors="; ".join(result.errors) if not result.ok else None,
+        name=result.plan.name if result.plan else None,
+        yaml_variables=[{"key": v.key, "value": v.value, "raw": v.raw} for v in result.plan.yaml_variables]
+        if result.plan
+        else [],
+    )
+    try:
+        # The runner fetches this ref, so the commit stays reachable however the branch moves on.
+        update_ref(project.id, f"refs/pipelines/{pipeline.pk}", sha, ZERO_SHA)
+    except GitError:
+        log.warning("pipeline_ref_failed", pipeline_id=pipeline.pk)
+    if not result.ok and refuse_errors:
+        raise PipelineRefused(result.errors)
+    pipeline.refresh_from_db()  # processing moved its status on
+    return pipeline
+
+
+@transaction.atomic
+def _pipeline_insert(
+    *,
+    project: Project,
+    user: User | None,
+    ref: str,
+    tag: bool,
+    sha: str,
+    before_sha: str,
+    source: str,
+    variables: Sequence[Mapping[str, Any]],
+    protected: bool,
+    committed_at: dt.datetime | None,
+    jobs: Sequence[PlanJob],
+    yaml_errors: str | None,
+    name: str | None,
+    yaml_variables: list[dict[str, Any]],
+) -> Pipeline:
+    now = _now()
+    pipeline = Pipeline.objects.create(
+        project=project,
+        iid=iid_next(project=project, usage="ci_pipelines"),
+        sha=sha,
+        before_sha=before_sha,
+        ref=ref,
+        tag=tag,
+        protected=protected,
+        source=source,
+        status=Status.FAILED if yaml_errors else Status.CREATED,
+        yaml_errors=yaml_errors,
+        name=name,
+        user=user,
+        variables=[
+            {"key": str(v["key"]), "value": str(v.get("value", "")), "variable_type": v.get("variable_type", "env_var")}
+            for v in variables
+        ],
+        yaml_variables=yaml_variables,
+        committed_at=committed_at,
+        finished_at=now if yaml_errors else None,
+    )
+    if yaml_errors:
+        return pipeline
+    Job.objects.bulk_create(
+        Job(
+            pipeline=pipeline,
+            project=project,
+            name=job.name,
+            stage=job.stage,
+            stage_idx=job.stage_idx,
+            when=job.when,
+            allow_failure=job.allow_failure.allowed,
+            allow_failure_exit_codes=list(job.allow_failure.exit_codes),
+            needs=_needs(job),
+            tag_list=list(job.tags),
+            options=_job_options(job),
+            user=user,
+            created_at=now,
+            updated_at=now,
+        )
+        for job in jobs
+    )
+    pipeline_process(pipeline=pipeline)
+    return pipeline
+
+
+def _skip_requested(*, project_id: int, sha: str, push_options: Sequence[str]) -> bool:
+    if "ci.skip" in push_options:
+        return True
+    try:
+        commit = git_read.Repository(project_id).commit(sha)
+    except GitError:
+        return True
+    message = (commit.message if commit else "").lower()
+    return any(marker in message for marker in SKIP_MARKERS)
+
+
+def pipelines_create_for_push(
+    *, project: Project, user: User | None, changes: Sequence[tuple[str, str, str]], push_options: Sequence[str]
+) -> list[Pipeline]:
+    """One pipeline per pushed branch or tag (``changes`` are ``(old, new, ref)``), as GitLab creates them."""
+    created = []
+    for old, new, ref in changes:
+        if new == ZERO_SHA or not ref.startswith(("refs/heads/", "refs/tags/")):
+            continue
+        if _skip_requested(project_id=project.id, sha=new, push_options=push_options):
+            continue
+        tag = ref.startswith("refs/tags/")
+        name = ref.removeprefix("refs/tags/" if tag else "refs/heads/")
+        try:
+            pipeline = pipeline_create(
+                project=project, user=user, ref=name, tag=tag, sha=new, before_sha=old, source="push"
+            )
+        except PipelineRefused:
+            continue
+        if pipeline is not None:
+            created.append(pipeline)
+    return created
+
+
+# --- the state machine ------------------------------------------------------------------------------
+
+# GitLab's ``Ci::HasStatus``: allowed failures count as "success with warnings", blocking nothing;
+# manual jobs that may fail are ignored when deciding what comes next.
+_WARNING_STATUSES = frozenset({"failed", "canceled"})
+_IGNORED_STATUSES = frozenset({"manual"})
+
+
+def composite_status(jobs: Iterable[Job], *, dag: bool = False) -> str | None:
+    """The status of a group of jobs (a stage, a pipeline, the needs of a job), GitLab's composite rule."""
+    found: set[str] = set()
+    for job in jobs:
+        if job.allow_failure and job.status in _WARNING_STATUSES:
+            found.add("success_with_warnings")
+        elif job.allow_failure and job.status in _IGNORED_STATUSES:
+            found.add("ignored")
+        else:
+            found.add(job.status)
+    if not found:
+        return None
+
+    def only(*names: str) -> bool:
+        return bool(found) and found <= set(names)
+
+    if dag and found & {"skipped", "ignored"}:
+        return "skipped"
+    if dag and not only("success", "failed", "canceled", "skipped", "success_with_warnings"):
+        return "pending"
+    if only("skipped", "ignored"):
+        return "skipped"
+    if only("success", "skipped", "success_with_warnings", "ignored"):
+        return "success"
+    if only("created", "success_with_warnings", "ignored"):
+        return "created"
+    if only("canceled", "success", "skipped", "success_with_warnings", "ignored"):
+        return "canceled"
+    if only("pending", "created", "skipped", "success_with_warnings", "ignored"):
+        return "pending"
+    if found & {"running", "pending"}:
+        return "running"
+    if "manual" in found:
+        return "manual"
+    if "scheduled" in found:
+        return "scheduled"
+    if "created" in found:
+        return "running"
+    return "failed"
+
+
+def _next_status(when: str, prior: str, *, dag: bool) -> str:
+    """Where a created job goes once what it waits for is complete (GitLab's ``ProcessBuildService``)."""
+    valid = {
+        "on_success": ("success",) if dag else ("success", "skipped"),
+        "manual": ("success",) if dag else ("success", "skipped"),
+        "delayed": ("success",) if dag else ("success", "skipped"),
+        "on_failure": ("failed",),
+        "always": ("success", "failed", "skipped"),
+    }.get(when, ())
+    if prior not in valid:
+        return Status.SKIPPED
+    return Status.MANUAL if when == "manual" else Status.PENDING
+
+
+def _latest_jobs(pipeline: Pipeline) -> list[Job]:
+    return list(pipeline.jobs.filter(retried=False).order_by("stage_idx", "id"))
+
+
+def _lock(pipeline: Pipeline) -> Pipeline:
+    return Pipeline.objects.select_for_update().get(pk=pipeline.pk)
+
+
+@transaction.atomic
+def pipeline_process(*, pipeline: Pipeline) -> Pipeline:
+    """Move every created job whose predecessors are complete on, then update the pipeline's status.
+    Repeats until nothing changes, since a skipped job can complete a later stage."""
+    pipeline = _lock(pipeline)
+    jobs = _latest_jobs(pipeline)
+    changed = True
+    while changed:
+        changed = False
+        by_name = {job.name: job for job in jobs}
+        for job in jobs:
+            if job.status != Status.CREATED:
+                continue
+            if job.needs is not None:
+                deps = [by_name[n["name"]] for n in job.needs if n["name"] in by_name]
+                prior = composite_status(deps, dag=True)
+            else:
+                prior = composite_status(j for j in jobs if j.stage_idx < job.stage_idx)
+            prior = prior or "success"
+            if prior not in COMPLETED_STATUSES:
+                continue
+            new = _next_status(job.when, prior, dag=job.needs is not None)
+            if new == Status.PENDING:
+                job_enqueue(job=job)
+            else:
+                job.status = new
+                job.updated_at = _now()
+                if new == Status.SKIPPED:
+                    job.finished_at = None
+                job.save(update_fields=["status", "updated_at", "finished_at"])
+            changed = True
+    return pipeline_update_status(pipeline=pipeline, jobs=jobs)
+
+
+def job_enqueue(*, job: Job) -> Job:
+    """created/manual → pending: runners may take it now. Called inside the pipeline's transaction."""
+    now = _now()
+    job.status = Status.PENDING
+    job.queued_at = now
+    job.updated_at = now
+    job.save(update_fields=["status", "queued_at", "updated_at"])
+    return job
+
+
+def pipeline_update_status(*, pipeline: Pipeline, jobs: list[Job] | None = None) -> Pipeline:
+    """Set the pipeline's status from its latest jobs, with its start and finish times."""
+    if pipeline.yaml_errors:
+        return pipeline
+    jobs = _latest_jobs(pipeline) if jobs is None else jobs
+    status = composite_status(jobs) or Status.SKIPPED
+    if status == "created" and any(j.status != Status.CREATED for j in jobs):
+        status = Status.RUNNING
+    now = _now()
+    pipeline.status = status
+    pipeline.updated_at = now
+    if status in (Status.RUNNING, Status.SUCCESS, Status.FAILED) and pipeline.started_at is None:
+        started = [j.started_at for j in jobs if j.started_at]
+        pipeline.started_at = min(started) if started else now
+    if status in COMPLETED_STATUSES:
+        pipeline.finished_at = now
+        if pipeline.started_at:
+            pipeline.duration = int((now - pipeline.started_at).total_seconds())
+    else:
+        pipeline.finished_at = None
+    pipeline.save(update_fields=["status", "updated_at", "started_at", "finished_at", "duration"])
+    return pipeline
+
+
+@dataclass(frozen=True)
+class Assignment:
+    job: Job
+    token: str
+
+
+def _runner_can_take(runner: Runner, job: Job) -> bool:
+    tags = set(job.tag_list or [])
+    if not tags and not runner.run_untagged:
+        return False
+    if not tags <= set(runner.tag_list or []):
+        return False
+    return not (runner.access_level == Runner.AccessLevel.REF_PROTECTED and not job.pipeline.protected)
+
+
+def job_request(*, runner: Runner, manager: RunnerManager | None) -> Assignment | None:
+    """Give the oldest pending job this runner may run to it, or None.
+
+    Candidates are read without a lock; taking one is a compare-and-set on its status under a row lock
+    (``SKIP LOCKED`` on PostgreSQL, the one writer on SQLite), so two runners never get the same job.
+    """
+    if runner.paused:
+        return None
+    for job in selectors.pending_jobs_for(runner=runner):
+        if not _runner_can_take(runner, job):
+            continue
+        assignment = job_start(job_id=job.pk, runner=runner, manager=manager)
+        if assignment is not None:
+            return assignment
+    return None
+
+
+@transaction.atomic
+def job_start(*, job_id: int, runner: Runner, manager: RunnerManager | None) -> Assignment | None:
+    """pending → running on ``runner``, with a fresh job token; None when someone else took it first."""
+    qs = Job.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
+    job = qs.filter(pk=job_id, status=Status.PENDING).first()
+    if job is None:
+        return None
+    token = _new_secret(JOB_TOKEN_PREFIX)
+    now = _now()
+    job.status = Status.RUNNING
+    job.runner = runner
+    job.runner_manager = manager
+    job.token_digest = token_digest(token)
+    job.started_at = now
+    job.updated_at = now
+    job.save(update_fields=["status", "runner", "runner_manager", "token_digest", "started_at", "updated_at"])
+    pipeline_update_status(pipeline=_lock(job.pipeline))
+    return Assignment(job=job, token=token)
+
+
+def _auto_retry(job: Job) -> bool:
+    retry = job.options.get("retry") or {}
+    limit = int(retry.get("max") or 0)
+    if limit <= 0 or job.status != Status.FAILED:
+        return False
+    when = retry.get("when") or ["always"]
+    exit_codes = retry.get("exit_codes") or []
+    if exit_codes and job.exit_code not in exit_codes:
+        return False
+    if "always" not in when and job.failure_reason not in when:
+        return False
+    earlier = Job.objects.filter(pipeline_id=job.pipeline_id, name=job.name, retried=True).count()
+    return earlier < limit
+
+
+@transaction.atomic
+def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit_code: int | None = None) -> Job:
+    """running → success/failed (from the runner, or the stuck-job check), then process the pipeline."""
+    pipeline = _lock(job.pipeline)
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status not in (Status.RUNNING, Status.PENDING):
+        return job
+    now = _now()
+    job.status = status
+    job.finished_at = now
+    job.updated_at = now
+    job.exit_code = exit_code
+    if status == Status.FAILED:
+        job.failure_reason = failure_reason if failure_reason in FAILURE_REASONS else "unknown_failure"
+        if exit_code is not None and exit_code in (job.allow_failure_exit_codes or []):
+            job.allow_failure = True
+    job.save()
+    if _auto_retry(job):
+        _clone_for_retry(job=job, user=job.user)
+    pipeline_process(pipeline=pipeline)
+    return job
+
+
+def job_touch(*, job: Job) -> None:
+    """The runner is still there (a keep-alive PUT or a log chunk)."""
+    Job.objects.filter(pk=job.pk).update(updated_at=_now())
+
+
+def _clone_for_retry(*, job: Job, user: User | None) -> Job:
+    job.retried = True
+    job.save(update_fields=["retried"])
+    now = _now()
+    return Job.objects.create(
+        pipeline_id=job.pipeline_id,
+        project_id=job.project_id,
+        name=job.name,
+        stage=job.stage,
+        stage_idx=job.stage_idx,
+        when=job.when,
+        allow_failure=job.allow_failure and not job.allow_failure_exit_codes,
+        allow_failure_exit_codes=job.allow_failure_exit_codes,
+        needs=job.needs,
+        tag_list=job.tag_list,
+        options=job.options,
+        user=user,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _reset_skipped_after(pipeline: Pipeline, jobs: Sequence[Job]) -> None:
+    """Jobs skipped because of what is retried become created again (GitLab's ResetSkippedJobsService)."""
+    names = {j.name for j in jobs}
+    first_stage = min((j.stage_idx for j in jobs), default=0)
+    for later in pipeline.jobs.filter(retried=False, status=Status.SKIPPED):
+        needs = {n["name"] for n in later.needs} if later.needs is not None else None
+        if (needs is None and later.stage_idx > first_stage) or (needs is not None and needs & names):
+            later.status = Status.CREATED
+            later.save(update_fields=["status"])
+
+
+@transaction.atomic
+def job_retry(*, job: Job, user: User) -> Job:
+    """A new job in place of a finished one (the old one is marked ``retried``)."""
+    pipeline = _lock(job.pipeline)
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.retried or job.status not in (Status.SUCCESS, Status.FAILED, Status.CANCELED):
+        raise Forbidden("Job is not retryable")
+    new = _clone_for_retry(job=job, user=user)
+    _reset_skipped_after(pipeline, [job])
+    pipeline_process(pipeline=pipeline)
+    new.refresh_from_db()
+    return new
+
+
+@transaction.atomic
+def pipeline_retry(*, pipeline: Pipeline, user: User) -> Pipeline:
+    """Retry every failed or canceled job, and run again what they skipped."""
+    pipeline = _lock(pipeline)
+    failed = [j for j in _latest_jobs(pipeline) if j.status in (Status.FAILED, Status.CANCELED)]
+    if not failed and pipeline.yaml_errors:
+        raise Forbidden("Pipeline is not retryable")
+    for job in failed:
+        _clone_for_retry(job=job, user=user)
+    _reset_skipped_after(pipeline, failed)
+    return pipeline_process(pipeline=pipeline)
+
+
+def _cancel(job: Job) -> None:
+    now = _now()
+    job.status = Status.CANCELED
+    job.finished_at = now
+    job.updated_at = now
+    job.save(update_fields=["status", "finished_at", "updated_at"])
+
+
+@transaction.atomic
+def job_cancel(*, job: Job) -> Job:
+    """Cancel a created, pending or running job; a running job's runner learns it at its next call."""
+    pipeline = _lock(job.pipeline)
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status in CANCELABLE_STATUSES:
+        _cancel(job)
+        pipeline_process(pipeline=pipeline)
+    return job
+
+
+@transaction.atomic
+def pipeline_cancel(*, pipeline: Pipeline) -> Pipeline:
+    pipeline = _lock(pipeline)
+    jobs = _latest_jobs(pipeline)
+    for job in jobs:
+        if job.status in CANCELABLE_STATUSES:
+            _cancel(job)
+    return pipeline_update_status(pipeline=pipeline, jobs=jobs)
+
+
+@transaction.atomic
+def job_play(*, job: Job, user: User) -> Job:
+    """Start a manual job."""
+    pipeline = _lock(job.pipeline)
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status != Status.MANUAL:
+        raise BadRequest("Unplayable Job")
+    job.user = user
+    job_enqueue(job=job)
+    job.save(update_fields=["user"])
+    pipeline_update_status(pipeline=pipeline)
+    return job
+
+
+@transaction.atomic
+def job_erase(*, job: Job, user: User) -> Job:
+    """Remove a finished job's log and artifacts (the job itself stays)."""
+    if job.status not in COMPLETED_STATUSES:
+        raise Forbidden("Job is not erasable!")
+    _artifacts_delete(JobArtifact.objects.filter(job=job))
+    TraceChunk.objects.filter(job=job).delete()
+    job.trace_size = 0
+    job.erased_at = _now()
+    job.save(update_fields=["trace_size", "erased_at"])
+    return job
+
+
+@transaction.atomic
+def pipeline_delete(*, pipeline: Pipeline) -> None:
+    _artifacts_delete(JobArtifact.objects.filter(job__pipeline=pipeline))
+    pipeline.delete()
+
+
+def jobs_drop_stale(*, now: dt.datetime | None = None) -> int:
+    """Fail what no runner will finish: running jobs past their timeout (``job_execution_timeout``) or
+    silent for an hour, and jobs pending for a day (``stuck_or_timeout_failure``). Returns how many."""
+    now = now or _now()
+    dropped = 0
+    for job in selectors.jobs_possibly_stale(running_before=now - RUNNING_OUTDATED, pending_before=now):
+        reason = None
+        if job.status == Status.RUNNING:
+            timeout = job_timeout(job=job, runner=job.runner)
+            if job.started_at and job.started_at + dt.timedelta(seconds=timeout + 60) < now:
+                reason = "job_execution_timeout"
+            elif job.updated_at < now - RUNNING_OUTDATED:
+                reason = "stuck_or_timeout_failure"
+        elif job.queued_at and job.queued_at < now - PENDING_OUTDATED:
+            reason = "stuck_or_timeout_failure"
+        if reason:
+            job_finish(job=job, status=Status.FAILED, failure_reason=reason)
+            dropped += 1
+    return dropped
+
+
+def job_timeout(*, job: Job, runner: Runner | None) -> int:
+    timeout = int(job.options.get("timeout") or DEFAULT_TIMEOUT)
+    if runner is not None and runner.maximum_timeout:
+        timeout = min(timeout, runner.maximum_timeout)
+    return timeout
+
+
+# --- job logs ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def trace_append(*, job: Job, start: int, data: bytes) -> int:
+    """Write ``data`` at byte ``start`` of the log (dropping anything after it, as GitLab's ``append``
+    does); a start past the end raises :class:`TraceRangeError`. Returns the new size."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    size = job.trace_size
+    if start > size:
+        raise TraceRangeError(size)
+    if start < size:
+        chunks = list(TraceChunk.objects.filter(job=job, offset__lt=start).order_by("-offset")[:1])
+        TraceChunk.objects.filter(job=job, offset__gte=start).delete()
+        if chunks and chunks[0].offset + len(bytes(chunks[0].data)) > start:
+            last = chunks[0]
+            last.data = bytes(last.data)[: start - last.offset]
+            last.save(update_fields=["data"])
+    if data:
+        TraceChunk.objects.create(job=job, offset=start, data=data)
+    job.trace_size = start + len(data)
+    job.updated_at = _now()
+    job.save(update_fields=["trace_size", "updated_at"])
+    return job.trace_size
+
+
+# --- artifacts ------------------------------------------------------------------------------------------
+
+
+def artifact_key(*, job: Job, file_type: str) -> str:
+    return f"ci-artifacts/{job.project_id}/{job.pk}/{file_type}-{secrets.token_hex(8)}"
+
+
+def _artifacts_delete(qs: Any) -> None:
+    keys = list(qs.values_list("storage_key", flat=True))
+    qs.delete()
+    storage = object_storage()
+    transaction.on_commit(lambda: [storage.delete(k) for k in keys])
+
+
+@transaction.atomic
+def artifact_create(
+    *,
+    job: Job,
+    file_type: str,
+    file_format: str,
+    filename: str,
+    storage_key: str,
+    size: int,
+    sha256: str,
+    expire_in: str | None,
+) -> JobArtifact:
+    """Record an uploaded artifact (already in object storage), replacing an earlier one of its type."""
+    expire_at = None
+    if expire_in and expire_in.strip().lower() not in ("never", "0"):
+        seconds = parse_duration(expire_in)
+        if seconds:
+            expire_at = _now() + dt.timedelta(seconds=seconds)
+    _artifacts_delete(JobArtifact.objects.filter(job=job, file_type=file_type))
+    return JobArtifact.objects.create(
+        job=job,
+        project_id=job.project_id,
+        file_type=file_type,
+        file_format=file_format,
+        filename=filename,
+        storage_key=storage_key,
+        size=size,
+        sha256=sha256,
+        expire_at=expire_at,
+    )
+
+
+# --- runners --------------------------------------------------------------------------------------------
+
+
+def registration_token(*, project: Project | None = None) -> str:
+    """The legacy registration token of the instance (or of a project): derived from the installation's
+    secret, so nothing is stored; ``glrtr-`` as GitLab's current tokens."""
+    scope = f"project:{project.pk}" if project is not None else "instance"
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"runner-registration:{scope}".encode(), hashlib.sha256)
+    suffix = mac.hexdigest()[:32]
+    return (
+        f"{REGISTRATION_TOKEN_PREFIX}{project.pk}_{suffix}"
+        if project is not None
+        else REGISTRATION_TOKEN_PREFIX + suffix
+    )
+
+
+def _registration_scope(token: str) -> tuple[str, Project | None] | None:
+    if not token.startswith(REGISTRATION_TOKEN_PREFIX):
+        return None
+    if hmac.compare_digest(token, registration_token()):
+        return Runner.Type.INSTANCE, None
+    head = token.removeprefix(REGISTRATION_TOKEN_PREFIX).split("_", 1)[0]
+    project = Project.objects.filter(pk=int(head)).first() if head.isdigit() else None
+    if project is not None and hmac.compare_digest(token, registration_token(project=project)):
+        return Runner.Type.PROJECT, project
+    return None
+
+
+def _runner_errors(*, runner_type: str, access_level: str | None, maximum_timeout: int | None) -> dict[str, list[str]]:
+    return {
+        "runner_type": [] if runner_type in Runner.Type.values else ["does not have a valid value"],
+        "access_level": [] if access_level in (None, *Runner.AccessLevel.values) else ["does not have a valid value"],
+        "maximum_timeout": []
+        if maximum_timeout is None or maximum_timeout >= 600
+        else ["needs to be at least 10 minutes"],
+    }
+
+
+def _tags(tag_list: Sequence[str] | str | None) -> list[str]:
+    if tag_list is None:
+        return []
+    items = tag_list.split(",") if isinstance(tag_list, str) else [t for item in tag_list for t in str(item).split(",")]
+    return sorted({t.strip() for t in items if t.strip()})
+
+
+@transaction.atomic
+def runner_create(
+    *,
+    actor: User,
+    runner_type: str,
+    project: Project | None = None,
+    group: Namespace | None = None,
+    description: str | None = None,
+    maintenance_note: str | None = None,
+    tag_list: Sequence[str] | str | None = None,
+    run_untagged: bool | None = None,
+    locked: bool | None = None,
+    paused: bool | None = None,
+    access_level: str | None = None,
+    maximum_timeout: int | None = None,
+    registration_type: str = "authenticated_user",
+) -> tuple[Runner, str]:
+    """A new runner and its one-time-shown ``glrt-`` token. The caller has checked the actor's rights."""
+    check(_runner_errors(runner_type=runner_type, access_level=access_level, maximum_timeout=maximum_timeout))
+    if runner_type == Runner.Type.PROJECT and project is None:
+        raise BadRequest("project_id is missing")
+    if runner_type == Runner.Type.GROUP and group is None:
+        raise BadRequest("group_id is missing")
+    token = _new_secret(RUNNER_TOKEN_PREFIX)
+    runner = Runner.objects.create(
+        runner_type=runner_type,
+        token_digest=token_digest(token),
+        description=description or "",
+        maintenance_note=maintenance_note or "",
+        tag_list=_tags(tag_list),
+        run_untagged=True if run_untagged is None else run_untagged,
+        locked=bool(locked),
+        paused=bool(paused),
+        access_level=access_level or Runner.AccessLevel.NOT_PROTECTED,
+        maximum_timeout=maximum_timeout,
+        namespace=group if runner_type == Runner.Type.GROUP else None,
+        creator=actor,
+        registration_type=registration_type,
+    )
+    if project is not None and runner_type == Runner.Type.PROJECT:
+        runner.projects.add(project)
+    return runner, token
+
+
+@transaction.atomic
+def runner_register(
+    *,
+    registration: str,
+    description: str | None = None,
+    maintenance_note: str | None = None,
+    tag_list: Sequence[str] | str | None = None,
+    run_untagged: bool | None = None,
+    locked: bool | None = None,
+    paused: bool | None = None,
+    access_level: str | None = None,
+    maximum_timeout: int | None = None,
+) -> tuple[Runner, str]:
+    """Legacy ``POST /runners`` with a registration token."""
+    scope = _registration_scope(registration)
+    if scope is None:
+        raise Forbidden()
+    runner_type, project = scope
+    runner, token = runner_create(
+        actor=None,  # type: ignore[arg-type]  # registration tokens have no user behind them
+        runner_type=runner_type,
+        project=project,
+        description=description,
+        maintenance_note=maintenance_note,
+        tag_list=tag_list,
+        run_untagged=run_untagged,
+        locked=True if locked is None and project is not None else locked,
+        paused=paused,
+        access_level=access_level,
+        maximum_timeout=maximum_timeout,
+        registration_type="registration_token",
+    )
+    return runner, token
+
+
+def runner_heartbeat(
+    *, runner: Runner, system_id: str | None, info: Mapping[str, Any] | None, ip_address: str
+) -> RunnerManager | None:
+    """Record that the runner (and its host ``system_id``) called; writes at most once a minute."""
+    now = _now()
+    if runner.contacted_at is None or now - runner.contacted_at > dt.timedelta(minutes=1):
+        Runner.objects.filter(pk=runner.pk).update(contacted_at=now, ip_address=ip_address)
+        runner.contacted_at = now
+    if not system_id:
+        return None
+    kept = {
+        k: v
+        for k, v in (info or {}).items()
+        if k in ("name", "version", "revision", "platform", "architecture", "executor", "features", "config")
+    }
+    manager = RunnerManager.objects.filter(runner=runner, system_id=system_id[:64]).first()
+    if manager is None:
+        manager, _ = RunnerManager.objects.get_or_create(
+            runner=runner, system_id=system_id[:64], defaults={"info": kept, "ip_address": ip_address}
+        )
+    elif now - manager.contacted_at > dt.timedelta(minutes=1) or (kept and kept != manager.info):
+        manager.contacted_at = now
+        manager.info = kept or manager.info
+        manager.ip_address = ip_address
+        manager.save(update_fields=["contacted_at", "info", "ip_address"])
+    return manager
+
+
+@transaction.atomic
+def runner_delete(*, runner: Runner) -> None:
+    runner.delete()
+
+
+@transaction.atomic
+def runner_manager_delete(*, runner: Runner, system_id: str) -> None:
+    deleted, _ = RunnerManager.objects.filter(runner=runner, system_id=system_id).delete()
+    if not deleted:
+        raise NotFound()
+
+
+@transaction.atomic
+def runner_reset_token(*, runner: Runner) -> str:
+    token = _new_secret(RUNNER_TOKEN_PREFIX)
+    runner.token_digest = token_digest(token)
+    runner.save(update_fields=["token_digest"])
+    return token
+
+
+@transaction.atomic
+def runner_update(*, runner: Runner, **fields: Any) -> Runner:
+    errors = _runner_errors(
+        runner_type=runner.runner_type,
+        access_level=fields.get("access_level"),
+        maximum_timeout=fields.get("maximum_timeout"),
+    )
+    check(errors)
+    for name, value in fields.items():
+        if value is not None:
+            setattr(runner, name, _tags(value) if name == "tag_list" else value)
+    runner.save()
+    return runner
+
+
+@transaction.atomic
+def runner_project_assign(*, runner: Runner, project: Project) -> Runner:
+    if runner.runner_type != Runner.Type.PROJECT:
+        raise DockyardError("Runner is not a project runner")
+    if runner.locked:
+        raise Forbidden("Runner is locked")
+    if runner.projects.filter(pk=project.pk).exists():
+        raise DockyardError("Runner was already enabled for this project")
+    runner.projects.add(project)
+    return runner
+
+
+# --- CI/CD variables -----------------------------------------------------------------------------------
+
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _variable_errors(
+    *, key: str | None, value: str | None, masked: bool, variable_type: str | None
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if key is not None:
+        if not key:
+            errors["key"] = ["can't be blank"]
+        elif len(key) > 255 or not set(key) <= _KEY_CHARS:
+            errors["key"] = [
+                "can contain only letters, digits and '_'."
+                if len(key) <= 255
+                else "is too long (maximum is 255 characters)"
+            ]
+    if variable_type is not None and variable_type not in Variable.Type.values:
+        errors["variable_type"] = ["is not included in the list"]
+    if masked and value is not None and (len(value) < 8 or "\n" in value):
+        errors["value"] = ["is invalid"]
+    return errors
+
+
+@transaction.atomic
+def variable_create(
+    *,
+    project: Project,
+    key: str,
+    value: str,
+    variable_type: str | None = None,
+    protected: bool | None = None,
+    masked: bool | None = None,
+    raw: bool | None = None,
+    environment_scope: str | None = None,
+    description: str | None = None,
+) -> Variable:
+    check(_variable_errors(key=key, value=value, masked=bool(masked), variable_type=variable_type))
+    scope = environment_scope or "*"
+    if Variable.objects.filter(project=project, key=key, environment_scope=scope).exists():
+        raise ValidationFailed({"key": [f"({key}) has already been taken"]})
+    return Variable.objects.create(
+        project=project,
+        key=key,
+        value=value,
+        variable_type=variable_type or Variable.Type.ENV_VAR,
+        protected=bool(protected),
+        masked=bool(masked),
+        raw=bool(raw),
+        environment_scope=scope,
+        description=description,
+    )
+
+
+@transaction.atomic
+def variable_update(*, variable: Variable, **fields: Any) -> Variable:
+    masked = fields.get("masked") if fields.get("masked") is not None else variable.masked
+    value = fields.get("value") if fields.get("value") is not None else variable.value
+    check(_variable_errors(key=None, value=value, masked=bool(masked), variable_type=fields.get("variable_type")))
+    for name, new in fields.items():
+        if new is not None:
+            setattr(variable, name, new)
+    variable.save()
+    return variable
+
+
+@transaction.atomic
+def variable_delete(*, variable: Variable) -> None:
+    variable.delete()
+
+
+def lint(*, project: Project, user: User | None, content: str, ref: str | None = None) -> dict[str, Any]:
+    """``POST /projects/:id/ci/lint``: would this configuration create a pipeline on ``ref``?"""
+    ref = ref or project.default_branch or "main"
+    sha = None
+    with contextlib.suppress(GitError):
+        sha = git_read.Repository(project.id).resolve(ref)
+    ctx = compile_context(
+        project=project, user=user, ref=ref, tag=False, sha=sha or ZERO_SHA, before_sha=ZERO_SHA, source="push"
+    )
+    result = compile_pipeline(content, ctx)
+    valid = result.status != "invalid"
+    return {
+        "valid": valid,
+        "errors": list(result.errors) if not valid else [],
+        "warnings": list(result.warnings),
+        "merged_yaml": content if valid else None,
+        "includes": [],
+        "jobs": [
+            {
+                "name": j.name,
+                "stage": j.stage,
+                "when": j.when,
+                "allow_failure": j.allow_failure.allowed,
+                "tag_list": list(j.tags),
+                "only": None,
+                "except": None,
+                "environment": j.environment.name if j.environment else None,
+            }
+            for j in (result.plan.jobs if result.plan else ())
+        ],
+    }
