@@ -29,7 +29,7 @@ ORDER_FIELDS = {
 def project_get_for(*, viewer: User | None, ref: str | int) -> Project:
     """The project ``ref`` (id or URL-encoded full path) if ``viewer`` may see it; else 404."""
     ref = unquote(str(ref))
-    qs = Project.objects.select_related("namespace", "namespace__owner", "creator")
+    qs = Project.objects.select_related("namespace", "namespace__owner")
     if ref.isdigit():
         project = qs.filter(pk=int(ref)).first()
     else:
