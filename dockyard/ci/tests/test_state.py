@@ -1,0 +1,111 @@
+"""The job state machine in process: when:on_failure/always, allowed failures, and dropping stuck jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from django.utils import timezone
+
+from dockyard.accounts import services as accounts
+from dockyard.ci import services
+from dockyard.ci.models import Job, Pipeline, Runner
+from dockyard.namespaces import services as groups
+from dockyard.projects import services as projects
+from dockyard.projects.models import Project
+from dockyard.repos import git as repo_git
+
+
+@pytest.fixture(autouse=True)
+def _remove_repositories() -> Iterator[None]:
+    """Ids come back after each test's rollback; their repositories on disk must not."""
+    yield
+    for project_id in Project.objects.values_list("pk", flat=True):
+        repo_git.remove_repository(project_id)
+
+YAML = """\
+stages: [a, b, c]
+one:
+  stage: a
+  script: [x]
+flaky:
+  stage: a
+  script: [x]
+  allow_failure:
+    exit_codes: [3]
+cleanup:
+  stage: b
+  script: [x]
+  when: on_failure
+next:
+  stage: b
+  script: [x]
+report:
+  stage: c
+  script: [x]
+  when: always
+"""
+
+
+def _statuses(pipeline: Pipeline) -> dict[str, str]:
+    return {j.name: j.status for j in pipeline.jobs.filter(retried=False)}
+
+
+def _run(runner: Runner, name: str, status: str, exit_code: int = 0) -> Job:
+    assignment = services.job_request(runner=runner, manager=None)
+    assert assignment is not None and assignment.job.name == name
+    return services.job_finish(job=assignment.job, status=status, failure_reason="script_failure", exit_code=exit_code)
+
+
+@pytest.mark.django_db
+def test_on_failure_always_and_allowed_exit_codes() -> None:
+    owner = accounts.user_create(username="ci-owner", email="ci@example.com", name="CI")
+    group = groups.group_create(actor=owner, name="CI grp", path="ci-grp")
+    project = projects.project_create(actor=owner, namespace=group, name="app", initialize_with_readme=True)
+    pipeline = services.pipeline_create(project=project, user=owner, ref="main", source="api", content=YAML)
+    assert pipeline is not None and pipeline.status == "pending"
+    runner, _ = services.runner_create(actor=owner, runner_type="instance_type")
+
+    _run(runner, "one", "failed", exit_code=1)
+    flaky = _run(runner, "flaky", "failed", exit_code=3)
+    assert flaky.allow_failure  # exit code 3 is allowed
+    pipeline.refresh_from_db()
+    assert _statuses(pipeline) == {
+        "one": "failed",
+        "flaky": "failed",
+        "cleanup": "pending",
+        "next": "skipped",
+        "report": "created",
+    }
+    _run(runner, "cleanup", "success")
+    _run(runner, "report", "success")
+    pipeline.refresh_from_db()
+    assert pipeline.status == "failed" and pipeline.finished_at is not None
+
+
+@pytest.mark.django_db
+def test_stuck_and_timed_out_jobs_are_dropped() -> None:
+    owner = accounts.user_create(username="ci-owner2", email="ci2@example.com", name="CI")
+    group = groups.group_create(actor=owner, name="CI grp2", path="ci-grp2")
+    project = projects.project_create(actor=owner, namespace=group, name="app", initialize_with_readme=True)
+    content = "a:\n  script: [x]\nb:\n  script: [x]\n  timeout: 10m\nc:\n  script: [x]\n"
+    pipeline = services.pipeline_create(project=project, user=owner, ref="main", source="api", content=content)
+    assert pipeline is not None
+    runner, _ = services.runner_create(actor=owner, runner_type="instance_type")
+    silent = services.job_request(runner=runner, manager=None)
+    slow = services.job_request(runner=runner, manager=None)
+    assert silent is not None and slow is not None
+    now = timezone.now()
+    Job.objects.filter(pk=silent.job.pk).update(updated_at=now - dt.timedelta(hours=2))
+    Job.objects.filter(pk=slow.job.pk).update(started_at=now - dt.timedelta(minutes=30))
+    Job.objects.filter(name="c").update(queued_at=now - dt.timedelta(days=2))
+
+    assert services.jobs_drop_stale(now=now) == 3
+    reasons = {j.name: (j.status, j.failure_reason) for j in pipeline.jobs.all()}
+    assert reasons == {
+        "a": ("failed", "stuck_or_timeout_failure"),
+        "b": ("failed", "job_execution_timeout"),
+        "c": ("failed", "stuck_or_timeout_failure"),
+    }
+    assert services.jobs_drop_stale(now=now) == 0
