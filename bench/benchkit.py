@@ -148,6 +148,8 @@ class Servers:
 
     def __enter__(self) -> Servers:
         signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so `finally` blocks run on SIGTERM too
+        # Ctrl-C raises KeyboardInterrupt even when started from a shell that ignores SIGINT (`cmd &`).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         return self
 
     def __exit__(
@@ -411,10 +413,16 @@ def _versions() -> str:
     return ", ".join(parts)
 
 
-def git_describe() -> str:
+def git_describe(ref: str | None = None) -> str:
+    """The commit benchmarked: ``ref`` as exported, or the working tree's HEAD and whether it is dirty."""
     result = subprocess.run(
-        ["git", "-C", str(REPO), "log", "-1", "--format=%h %s"], capture_output=True, text=True, check=False
+        ["git", "-C", str(REPO), "log", "-1", "--format=%h %s", ref or "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if ref:
+        return f"{result.stdout.strip()} (exported from {ref})"
     dirty = subprocess.run(
         ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", "dockyard"],
         capture_output=True,

@@ -72,6 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported (default 3)")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds idle before the settled RSS (default 10)")
+    parser.add_argument("--workers", type=int, default=1, help="dockyard serve --workers (default 1)")
     parser.add_argument(
         "--no-variants",
         action="store_true",
@@ -121,11 +122,11 @@ def bench(args: argparse.Namespace, load: Load, tmp: Path, servers: Servers) -> 
     )
     print("Dockyard benchmark")
     print(f"  machine: {machine_line()}")
-    print(f"  code:    {args.ref + ' (exported)' if args.ref else git_describe()}")
+    print(f"  code:    {git_describe(args.ref)}")
     print(f"  load:    {load.describe()} (loopback), {args.rounds} interleaved rounds, medians shown")
     print()
 
-    dockyard, project_path = start_dockyard(servers, dockyard_env, source)
+    dockyard, project_path = start_dockyard(servers, dockyard_env, source, args.workers)
     warm = memory(dockyard.pids())
     print(f"  idle after warm-up:       {warm}")
     time.sleep(args.settle)
@@ -157,7 +158,8 @@ def bench(args: argparse.Namespace, load: Load, tmp: Path, servers: Servers) -> 
     print()
     print(
         "rerun: make bench  (or: .venv/bin/python bench/run.py"
-        f" --duration {args.duration} --rounds {args.rounds} --connections {args.connections})"
+        f" --duration {args.duration} --rounds {args.rounds} --connections {args.connections} --workers {args.workers}"
+        f"{' --ref ' + args.ref if args.ref else ''})"
     )
     failed = [name for name, s in summaries.items() if not s.ok]
     if failed:
@@ -167,10 +169,21 @@ def bench(args: argparse.Namespace, load: Load, tmp: Path, servers: Servers) -> 
     return 0
 
 
-def start_dockyard(servers: Servers, env: dict[str, str], source: Path) -> tuple[Server, str]:
+def start_dockyard(servers: Servers, env: dict[str, str], source: Path, workers: int) -> tuple[Server, str]:
     """Start ``dockyard serve``, create a project, warm up; returns the server and the project's path."""
     port = free_port()
-    argv = [sys.executable, "-m", "dockyard.cli", "serve", "--host", HOST, "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "dockyard.cli",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     dockyard = servers.start("dockyard serve", argv, env, port, cwd=source)
     startup = dockyard.wait_ready("/-/readiness")
     body = json.dumps({"name": "bench"}).encode()
@@ -180,7 +193,7 @@ def start_dockyard(servers: Servers, env: dict[str, str], source: Path) -> tuple
     project_path = f"/api/v4/projects/{json.loads(answer)['id']}"
     warm_up(dockyard.url + project_path, 20, AUTH)
     warm_up(f"{dockyard.url}/-/liveness", 20)
-    print(f"dockyard serve ready in {startup:.1f}s (migrations included)")
+    print(f"dockyard serve --workers {workers} ready in {startup:.1f}s (migrations included)")
     return dockyard, project_path
 
 
