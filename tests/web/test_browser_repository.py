@@ -15,7 +15,11 @@ from tests.live import LiveServer
 from tests.web.test_browser import page  # noqa: F401  # the browser fixture, shared
 
 SHOTS = Path("/tmp")
-README = "# Lighthouse\n\nGuides **ships** home.\n\n<script>document.title = 'owned'</script>\n\n- [x] lamp\n- [ ] fog horn\n"
+README = (
+    "# Lighthouse\n\nGuides **ships** home.\n\n"
+    "<script>document.title = 'owned'</script>\n\n"
+    "- [x] lamp\n- [ ] fog horn\n"
+)
 APP = 'import sys\n\n\ndef beam(power: int) -> str:\n    """Sweep the sea."""\n    return "*" * power\n'
 
 
