@@ -36,7 +36,7 @@ CANDIDATES = 200
 
 def _job_related(qs: QuerySet[Job]) -> QuerySet[Job]:
     return qs.select_related(
-        "pipeline", "pipeline__user", "project", "project__namespace", "user", "runner", "runner_manager"
+        "pipeline__project__namespace", "pipeline__user", "project__namespace", "user", "runner", "runner_manager"
     ).prefetch_related(Prefetch("artifacts", queryset=JobArtifact.objects.order_by("id")))
 
 

@@ -6,6 +6,9 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dockyard.accounts import services as accounts
@@ -23,6 +26,7 @@ def _remove_repositories() -> Iterator[None]:
     yield
     for project_id in Project.objects.values_list("pk", flat=True):
         repo_git.remove_repository(project_id)
+
 
 YAML = """\
 stages: [a, b, c]
@@ -109,3 +113,43 @@ def test_stuck_and_timed_out_jobs_are_dropped() -> None:
         "c": ("failed", "stuck_or_timeout_failure"),
     }
     assert services.jobs_drop_stale(now=now) == 0
+
+
+def _queries(client: Client, token: str, url: str) -> int:
+    client.get(url, HTTP_PRIVATE_TOKEN=token)  # warm up: the once-a-minute token/activity writes
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, HTTP_PRIVATE_TOKEN=token)
+    assert response.status_code == 200, (url, response.content[:300])
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.django_db
+def test_list_query_budgets_do_not_grow_with_rows() -> None:
+    owner = accounts.user_create(username="ci-budget", email="cib@example.com", name="CI", is_admin=True)
+    _, token = accounts.token_create(user=owner, name="t", scopes=["api"])
+    group = groups.group_create(actor=owner, name="CI grp3", path="ci-grp3")
+    project = projects.project_create(actor=owner, namespace=group, name="app", initialize_with_readme=True)
+    runner, _ = services.runner_create(actor=owner, runner_type="project_type", project=project)
+    urls = [
+        f"/api/v4/projects/{project.pk}/pipelines",
+        f"/api/v4/projects/{project.pk}/jobs",
+        f"/api/v4/projects/{project.pk}/runners",
+        "/api/v4/runners/all",
+    ]
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            pipeline = services.pipeline_create(project=project, user=owner, ref="main", source="api", content=YAML)
+            assert pipeline is not None
+            services.job_request(runner=runner, manager=None)
+            services.runner_create(actor=owner, runner_type="project_type", project=project)
+
+    client = Client()
+    grow(1)
+    small = {url: _queries(client, token, url) for url in urls}
+    grow(4)
+    large = {url: _queries(client, token, url) for url in urls}
+    assert large == small
+    pipeline_id = Pipeline.objects.filter(project=project).order_by("-id").values_list("pk", flat=True).first()
+    # One more than the project-wide list: the pipeline itself.
+    assert _queries(client, token, f"/api/v4/projects/{project.pk}/pipelines/{pipeline_id}/jobs") == small[urls[1]] + 1
