@@ -115,9 +115,17 @@ def is_ancestor(project_id: int, ancestor: str, descendant: str) -> bool:
     return result.returncode == 0
 
 
+def _brought_by(old: str, new: str, *, ref: str) -> list[str]:
+    """rev-list arguments for the commits a ref update brought: ``old..new``, or for a new ref the
+    commits no other ref had. Internal refs (``refs/pipelines/*``, kept for runners) must not hide them."""
+    if old != ZERO_SHA:
+        return [f"{old}..{new}"]
+    return [new, "--not", f"--exclude={ref}", "--exclude=refs/pipelines/*", "--exclude=refs/keep-around/*", "--all"]
+
+
 def commit_count(project_id: int, old: str, new: str, *, ref: str) -> int:
     """Commits a ref update brought: ``old..new``, or for a new ref the commits no other ref had."""
-    spec = [new, "--not", f"--exclude={ref}", "--all"] if old == ZERO_SHA else [f"{old}..{new}"]
+    spec = _brought_by(old, new, ref=ref)
     return int(_git("rev-list", "--count", *spec, cwd=storage_path(project_id)).strip() or 0)
 
 
@@ -163,10 +171,8 @@ def housekeeping(project_id: int) -> None:
 def commit_messages(project_id: int, old: str, new: str, *, ref: str, limit: int = 1000) -> list[tuple[str, str]]:
     """``(sha, full message)`` of the commits a ref update brought (``old..new``, or for a new ref those
     no other ref had), oldest first, at most ``limit``."""
-    spec = [new, "--not", f"--exclude={ref}", "--all"] if old == ZERO_SHA else [f"{old}..{new}"]
-    out = _git(
-        "log", "--reverse", f"--max-count={limit}", "--format=%H%x00%B%x1e", *spec, cwd=storage_path(project_id)
-    )
+    spec = _brought_by(old, new, ref=ref)
+    out = _git("log", "--reverse", f"--max-count={limit}", "--format=%H%x00%B%x1e", *spec, cwd=storage_path(project_id))
     commits = []
     for record in out.split("\x1e"):
         sha, sep, message = record.strip("\n").partition("\x00")
