@@ -17,6 +17,7 @@ from dockyard.core.paths import name_errors, path_errors
 from dockyard.namespaces.models import Namespace
 from dockyard.projects.models import Project
 from dockyard.repos import services as repos
+from dockyard.webhooks import services as webhooks
 
 
 def _username_errors(username: str, *, exclude_user: User | None = None) -> list[str]:
@@ -99,6 +100,7 @@ def user_create(
     ns = user.namespace
     ns.traversal = f"/{ns.id}/"
     ns.save(update_fields=["traversal"])
+    webhooks.system_hook_user(event="user_create", user=user)
     return user
 
 
@@ -188,6 +190,7 @@ def user_delete(*, user: User, actor: User) -> None:
     repos.repositories_remove_on_commit(
         project_ids=list(Project.objects.filter(namespace__owner=user).values_list("id", flat=True))
     )
+    webhooks.system_hook_user(event="user_destroy", user=user)
     user.delete()
 
 

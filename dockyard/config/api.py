@@ -128,6 +128,7 @@ def _register_routers() -> None:
     from dockyard.accounts.api import tokens_router
     from dockyard.ci.api import router as ci_router
     from dockyard.ci.runner_api import router as ci_runner_router
+    from dockyard.config.application_settings_api import router as application_settings_router
     from dockyard.config.instance_api import router as core_router
     from dockyard.issues.api import router as issues_router
     from dockyard.issues.api_labels import router as labels_router
@@ -138,6 +139,7 @@ def _register_routers() -> None:
     from dockyard.repos.api import internal as internal_router
     from dockyard.repos.api import router as repos_router
     from dockyard.repos.api_repository import router as repository_router
+    from dockyard.webhooks.api import router as hooks_router
 
     api.add_router("", core_router)
     api.add_router("", accounts_router)
@@ -151,6 +153,8 @@ def _register_routers() -> None:
     api.add_router("", issues_router)
     api.add_router("", labels_router)
     api.add_router("", notes_router)
+    api.add_router("", hooks_router)
+    api.add_router("", application_settings_router)
     api.add_router("", ci_runner_router)  # before ci_router: it owns ``/runners`` (GET, POST, DELETE)
     api.add_router("", ci_router)
 

@@ -32,6 +32,10 @@ class Env:
     internal_url: str | None
     tasks_backend: str
     embedded_worker: bool
+    # Webhook deliveries: the total time one request may take (GitLab: 10 s), and the delays before each
+    # retry of a delivery that failed with a network error, 429 or 5xx (one retry per entry).
+    webhook_timeout: float = 10.0
+    webhook_retry_delays: tuple[float, ...] = (10.0, 60.0)
     # How long ``POST /api/v4/jobs/request`` waits for a job before answering 204 (GitLab Workhorse: 50 s).
     ci_long_poll_seconds: float = 50.0
 
@@ -92,6 +96,10 @@ def load() -> Env:
         internal_url=(os.environ.get("DOCKYARD_INTERNAL_URL") or "").rstrip("/") or None,
         tasks_backend=os.environ.get("DOCKYARD_TASKS_BACKEND", "database"),
         embedded_worker=os.environ.get("DOCKYARD_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
+        webhook_timeout=float(os.environ.get("DOCKYARD_WEBHOOK_TIMEOUT", "10")),
+        webhook_retry_delays=tuple(
+            float(d) for d in os.environ.get("DOCKYARD_WEBHOOK_RETRY_DELAYS", "10,60").split(",") if d.strip()
+        ),
         ci_long_poll_seconds=float(os.environ.get("DOCKYARD_CI_LONG_POLL_SECONDS", "50")),
     )
 

@@ -15,6 +15,7 @@ from dockyard.namespaces.models import Namespace
 from dockyard.permissions.models import AccessLevel, Membership
 from dockyard.projects.models import Project
 from dockyard.repos import services as repos
+from dockyard.webhooks import services as webhooks
 
 MAX_DEPTH = 20  # GitLab's limit on nesting
 
@@ -78,6 +79,7 @@ def group_create(
     group.traversal = f"{parent.traversal if parent else '/'}{group.id}/"
     group.save(update_fields=["traversal"])
     Membership.objects.create(user=actor, namespace=group, access_level=AccessLevel.OWNER, created_by=actor)
+    webhooks.system_hook_group(event="group_create", group=group)
     return group
 
 
@@ -155,4 +157,5 @@ def group_delete(*, group: Namespace) -> None:
         Project.objects.filter(namespace__traversal__startswith=group.traversal).values_list("id", flat=True)
     )
     repos.repositories_remove_on_commit(project_ids=project_ids)
+    webhooks.system_hook_group(event="group_destroy", group=group)
     group.delete()

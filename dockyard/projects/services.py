@@ -15,6 +15,7 @@ from dockyard.permissions import policy
 from dockyard.permissions.models import AccessLevel, Membership
 from dockyard.projects.models import InternalId, Project
 from dockyard.repos import services as repos
+from dockyard.webhooks import services as webhooks
 
 _MAX_TOPICS = 100
 
@@ -113,6 +114,7 @@ def project_create(
         Membership.objects.create(user=actor, project=project, access_level=AccessLevel.MAINTAINER, created_by=actor)
     policy.forget(actor)
     repos.repository_create(project=project, actor=actor, initialize_with_readme=initialize_with_readme)
+    webhooks.system_hook_project(event="project_create", project=project)
     return project
 
 
@@ -186,6 +188,7 @@ def project_set_archived(*, project: Project, archived: bool) -> Project:
 @transaction.atomic
 def project_delete(*, project: Project) -> None:
     repos.repositories_remove_on_commit(project_ids=[project.id])
+    webhooks.system_hook_project(event="project_destroy", project=project)
     project.delete()
 
 
