@@ -42,15 +42,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if generated:
         print(f"  root's password (shown once, also in {ENV.home / 'initial_root_password'}): {generated}", flush=True)
     print(f"  State lives in {ENV.home}", flush=True)
-    Granian(
-        "dockyard.config.asgi:application",
-        address=args.host,
-        port=args.port,
-        interface=Interfaces.ASGI,
-        workers=args.workers or ENV.web_workers,
-        log_enabled=True,
-        workers_kill_timeout=30,
-    ).serve()
+    embedded = None
+    if ENV.embedded_runner:
+        from dockyard.config import embedded_runner
+
+        embedded = embedded_runner.start(host=args.host, port=args.port)
+    try:
+        Granian(
+            "dockyard.config.asgi:application",
+            address=args.host,
+            port=args.port,
+            interface=Interfaces.ASGI,
+            workers=args.workers or ENV.web_workers,
+            log_enabled=True,
+            workers_kill_timeout=30,
+        ).serve()
+    finally:
+        if embedded is not None:
+            embedded_runner.stop(embedded)
     return 0
 
 
@@ -145,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     tcreate.add_argument("--scopes", default="api")
     tcreate.add_argument("--expires-at", help="YYYY-MM-DD")
     tcreate.set_defaults(func=cmd_token_create)
+    from dockyard.runner.cli import add_parser as add_runner_parser
+
+    add_runner_parser(sub)  # `dockyard runner register|run`: no Django, only HTTP
     return parser
 
 

@@ -58,7 +58,7 @@ class LiveServer:
             DOCKYARD_ROOT_TOKEN=self.root_token,
             DJANGO_SETTINGS_MODULE="dockyard.config.settings",
             DOCKYARD_TASKS_BACKEND="database",
-            **self.extra_env,
+            **{"DOCKYARD_EMBEDDED_RUNNER": "0", **self.extra_env},  # a test asks for the embedded runner
         )
         if self.backend == "postgres":
             if self.database is None:

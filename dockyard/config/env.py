@@ -38,6 +38,9 @@ class Env:
     webhook_retry_delays: tuple[float, ...] = (10.0, 60.0)
     # How long ``POST /api/v4/jobs/request`` waits for a job before answering 204 (GitLab Workhorse: 50 s).
     ci_long_poll_seconds: float = 50.0
+    # ``dockyard serve`` starts a runner of its own (an instance runner, sandboxed when bubblewrap works).
+    embedded_runner: bool = True
+    embedded_runner_concurrent: int = 2
 
     @property
     def sqlite_path(self) -> Path:
@@ -101,6 +104,8 @@ def load() -> Env:
             float(d) for d in os.environ.get("DOCKYARD_WEBHOOK_RETRY_DELAYS", "10,60").split(",") if d.strip()
         ),
         ci_long_poll_seconds=float(os.environ.get("DOCKYARD_CI_LONG_POLL_SECONDS", "50")),
+        embedded_runner=os.environ.get("DOCKYARD_EMBEDDED_RUNNER", "1") not in {"0", "false", "no"},
+        embedded_runner_concurrent=int(os.environ.get("DOCKYARD_EMBEDDED_RUNNER_CONCURRENT", "2")),
     )
 
 
