@@ -117,10 +117,19 @@ def is_ancestor(project_id: int, ancestor: str, descendant: str) -> bool:
 
 def _brought_by(old: str, new: str, *, ref: str) -> list[str]:
     """rev-list arguments for the commits a ref update brought: ``old..new``, or for a new ref the
-    commits no other ref had. Internal refs (``refs/pipelines/*``, kept for runners) must not hide them."""
+    commits no other ref had. Internal refs (``refs/pipelines/*``, kept for runners) must not hide them.
+    """
     if old != ZERO_SHA:
         return [f"{old}..{new}"]
-    return [new, "--not", f"--exclude={ref}", "--exclude=refs/pipelines/*", "--exclude=refs/keep-around/*", "--all"]
+    # --glob, not --all: --all includes HEAD, which on a first push already names the new branch.
+    return [
+        new,
+        "--not",
+        f"--exclude={ref}",
+        "--exclude=refs/pipelines/*",
+        "--exclude=refs/keep-around/*",
+        "--glob=refs/*",
+    ]
 
 
 def commit_count(project_id: int, old: str, new: str, *, ref: str) -> int:
