@@ -306,4 +306,3 @@ class TestWireShapes:
         )
         assert r.status_code == 200
         root.groups.delete(group.id)
-
