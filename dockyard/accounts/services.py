@@ -304,3 +304,28 @@ def token_touch(*, token: PersonalAccessToken) -> None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         PersonalAccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+
+
+# --- the web session ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_change_password(*, user: User, current: str, new: str) -> User:
+    """Change one's own password, proving the current one first (the settings page; admins use ``user_update``)."""
+    errors = {
+        "current_password": [] if user.has_usable_password() and user.check_password(current) else ["is incorrect"],
+        "new_password": ["can't be blank"] if not new else _password_errors(new),
+    }
+    if not errors["new_password"] and new == current:
+        errors["new_password"] = ["must differ from the current password"]
+    check(errors)
+    user.set_password(new)
+    user.save(update_fields=["password"])
+    return user
+
+
+def user_record_sign_in(*, user: User) -> None:
+    """Note a successful interactive sign-in (``current_sign_in_at``, as GitLab's admin area shows it)."""
+    now = timezone.now()
+    User.objects.filter(pk=user.pk).update(current_sign_in_at=now)
+    user.current_sign_in_at = now

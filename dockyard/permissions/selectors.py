@@ -41,12 +41,14 @@ def member_users(
 
 
 def memberships_for(*, source: Source, users: list[User], inherited: bool) -> list[Membership]:
-    """For each user, the membership that gives them their highest level on ``source`` (one query)."""
+    """For each user, the membership that gives them their highest level on ``source`` (one query).
+
+    Its ``namespace`` comes along, so a page can name the group an inherited membership comes from."""
     rows = (
         Membership.objects.filter(_chain_filter(source, inherited=inherited))
         .filter(_active())
         .filter(user__in=users)
-        .select_related("user", "created_by")
+        .select_related("user", "created_by", "namespace")
         .order_by("user_id", "-access_level", "id")
     )
     best: dict[int, Membership] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
+from dockyard.web import manage_urls
 from dockyard.web.views import admin, auth, dashboard, groups, profile, projects, repository, tokens
 
 app_name = "web"
@@ -30,6 +31,8 @@ urlpatterns = [
     path("explore", RedirectView.as_view(url="/explore/projects", permanent=False)),
     path("explore/projects", dashboard.explore_projects, name="explore"),
     path("groups/new", groups.new, name="new_group"),
+    # Members and settings pages, before "groups/<path>" and the catch-alls (they end in "/-/…").
+    *manage_urls.urlpatterns,
     re_path(rf"^groups/(?P<full_path>{SEGMENT}(?:/{SEGMENT})*)/?$", groups.show, name="group"),
     path("projects/new", projects.new, name="new_project"),
     path("profile", profile.mine, name="my_profile"),

@@ -12,3 +12,11 @@ def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
     if "django_db" in request.keywords:
         settings = request.getfixturevalue("settings")
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Sign-in throttling counts failures in the cache; every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()

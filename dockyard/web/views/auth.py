@@ -11,7 +11,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dockyard.accounts import selectors
+from dockyard.accounts import selectors, services
+from dockyard.web import throttle
 
 INVALID = "Invalid login or password."
 BLOCKED = "Your account has been blocked. Please contact your administrator to regain access."
@@ -36,19 +37,34 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     error = None
     login_value = ""
     status = 200
+    refusal = None
     if request.method == "POST":
         login_value = request.POST.get("login", "").strip()
-        user = selectors.user_authenticate_login(login=login_value, password=request.POST.get("password", ""))
-        if user is None:
+        refusal = throttle.check(request, login_value)
+        # Once refused, the password is not even checked: guessing on gains nothing.
+        user = (
+            None
+            if refusal
+            else selectors.user_authenticate_login(login=login_value, password=request.POST.get("password", ""))
+        )
+        if refusal is not None:
+            error, status = refusal.message, 429
+        elif user is None:
+            throttle.record_failure(request, login_value)
             error, status = INVALID, 401
         elif not user.is_active:
             error, status = BLOCKED, 403
         else:
+            throttle.record_success(request, login_value)
             # Our one password backend; sign-in by email is resolved by the selector above.
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            services.user_record_sign_in(user=user)
             return redirect(_next_url(request))
     context = {"error": error, "login": login_value, "next": _next_url(request)}
-    return render(request, "web/auth/sign_in.html", context, status=status)
+    response = render(request, "web/auth/sign_in.html", context, status=status)
+    if refusal is not None:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 @require_POST

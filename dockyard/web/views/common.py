@@ -14,6 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from dockyard.accounts.models import User
 from dockyard.core.errors import DockyardError, NotFound, ValidationFailed
+from dockyard.namespaces import selectors as namespaces
+from dockyard.namespaces.models import Namespace
+from dockyard.permissions import policy
+from dockyard.projects import selectors as projects
+from dockyard.projects.models import Project
 
 PER_PAGE = 20
 
@@ -110,3 +115,25 @@ def form_errors(
     else:
         errors["form"] = [str(exc.message)]
     return errors
+
+
+def require(user: User | None, action: str, obj: Any) -> None:
+    """Answer 404 unless the policy allows ``action``: GitLab's pages refuse a member who lacks the role
+    (a developer posting to the members form, say) with a 404, not a 403, as they do for outsiders."""
+    if not policy.can(user, action, obj):
+        raise Http404("Not Found")
+
+
+def project_for(request: HttpRequest, namespace_path: str, project_path: str) -> Project:
+    """The project a page's URL names, or 404 when it is missing or invisible to the viewer."""
+    with not_found_as_404():
+        return projects.project_get_for(viewer=viewer(request), ref=f"{namespace_path}/{project_path}")
+
+
+def group_for(request: HttpRequest, full_path: str) -> Namespace:
+    """The group a page's URL names (by path only), or 404 when it is missing, invisible or a user."""
+    with not_found_as_404():
+        group = namespaces.namespace_get_by_path_for(viewer=viewer(request), full_path=full_path)
+    if not group.is_group:
+        raise Http404("Group Not Found")
+    return group

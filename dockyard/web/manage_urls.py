@@ -1,0 +1,42 @@
+"""URLs of the pages that manage things: members, project and group settings, the user's own settings.
+
+GitLab's paths; forms post to a URL of their own (no script, no ``_method``). Included by
+:mod:`dockyard.web.urls` ahead of its ``groups/<path>`` route and its catch-alls, which would
+otherwise swallow the ``/-/`` suffixes.
+"""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from dockyard.web.views import group_settings, members, project_settings, user_settings
+
+# A namespace or project path segment never starts with "-", so "/-/" ends the project part.
+_NAMED = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
+_PROJECT = rf"^(?P<namespace_path>{_NAMED}(?:/{_NAMED})*)/(?P<project_path>{_NAMED})/-/"
+_GROUP = rf"^groups/(?P<full_path>{_NAMED}(?:/{_NAMED})*)/-/"
+
+urlpatterns = [
+    path("-/user_settings/profile", user_settings.profile, name="user_profile"),
+    path("-/user_settings/password", user_settings.password, name="user_password"),
+    path("-/user_settings/password/edit", user_settings.password),
+    re_path(_GROUP + r"group_members$", members.group_index, name="group_members"),
+    re_path(_GROUP + r"group_members/(?P<user_id>[0-9]+)$", members.group_update, name="group_member_update"),
+    re_path(_GROUP + r"group_members/(?P<user_id>[0-9]+)/remove$", members.group_remove, name="group_member_remove"),
+    re_path(_GROUP + r"edit$", group_settings.edit, name="group_edit"),
+    re_path(_GROUP + r"remove$", group_settings.remove, name="group_remove"),
+    re_path(_PROJECT + r"project_members$", members.project_index, name="project_members"),
+    re_path(_PROJECT + r"project_members/(?P<user_id>[0-9]+)$", members.project_update, name="project_member_update"),
+    re_path(
+        _PROJECT + r"project_members/(?P<user_id>[0-9]+)/remove$", members.project_remove, name="project_member_remove"
+    ),
+    re_path(_PROJECT + r"edit$", project_settings.edit, name="project_edit"),
+    re_path(_PROJECT + r"archive$", project_settings.archive, name="project_archive"),
+    re_path(_PROJECT + r"unarchive$", project_settings.unarchive, name="project_unarchive"),
+    re_path(_PROJECT + r"remove$", project_settings.remove, name="project_remove"),
+    re_path(_PROJECT + r"settings/repository$", project_settings.repository, name="project_repository_settings"),
+    re_path(_PROJECT + r"protected_branches$", project_settings.protect_branch, name="protect_branch"),
+    re_path(_PROJECT + r"protected_branches/unprotect$", project_settings.unprotect_branch, name="unprotect_branch"),
+    re_path(_PROJECT + r"protected_tags$", project_settings.protect_tag, name="protect_tag"),
+    re_path(_PROJECT + r"protected_tags/unprotect$", project_settings.unprotect_tag, name="unprotect_tag"),
+]
