@@ -26,6 +26,9 @@ from dockyard.notes.models import Note
 from dockyard.permissions import policy
 from dockyard.projects.models import Project
 from dockyard.projects.services import iid_next
+from dockyard.webhooks import services as webhooks
+from dockyard.webhooks.payloads import issue as issue_payload
+from dockyard.webhooks.payloads import note as note_payload
 
 
 class _Unset:
@@ -50,6 +53,9 @@ def _plural(word: str, count: int) -> str:
     return word if count == 1 else f"{word}s"
 
 
+_HOOK_ACTIONS = {Event.Action.CREATED: "open", Event.Action.CLOSED: "close", Event.Action.REOPENED: "reopen"}
+
+
 def _event(issue: Issue, actor: User | None, action: str) -> None:
     Event.objects.create(
         project_id=issue.project_id,
@@ -58,6 +64,19 @@ def _event(issue: Issue, actor: User | None, action: str) -> None:
         target_type="Issue",
         target_id=issue.pk,
         target_title=issue.title[:255],
+    )
+    if action in _HOOK_ACTIONS:
+        _issue_hook(issue, actor, _HOOK_ACTIONS[action])
+
+
+def _issue_hook(issue: Issue, actor: User | None, action: str) -> None:
+    """Issue Hook deliveries (after commit); confidential issues only reach hooks that asked for them."""
+    if actor is None:
+        return
+    webhooks.hook_event_emit(
+        project=issue.project,
+        scope="confidential_issue_hooks" if issue.confidential else "issue_hooks",
+        payload_builder=lambda base: issue_payload.build(issue=issue, user=actor, action=action, base=base),
     )
 
 
@@ -324,6 +343,7 @@ def issue_update(
     if changed:
         issue.updated_at = timezone.now()
         issue.save()
+        _issue_hook(issue, actor, "update")
     if state_event == "close":
         issue_close(actor=actor, issue=issue)
     elif state_event == "reopen":
@@ -606,7 +626,7 @@ def issue_note_create(
     summary = [line for line in (_execute(actor, issue, c) for c in parsed.commands) if line]
     if parsed.commands and not parsed.body:
         return CommandsOnly(summary, {c.name: c.arg or True for c in parsed.commands})
-    return notes.note_create(
+    note = notes.note_create(
         issue=issue,
         actor=actor,
         body=parsed.body,
@@ -615,6 +635,12 @@ def issue_note_create(
         thread=thread,
         created_at=created_at if created_at and actor.is_admin else None,
     )
+    webhooks.hook_event_emit(
+        project=issue.project,
+        scope="confidential_note_hooks" if note_payload.is_confidential(note) else "note_hooks",
+        payload_builder=lambda base: note_payload.build(note=note, user=actor, action="create", base=base),
+    )
+    return note
 
 
 # --- closing from commits -----------------------------------------------------------------------

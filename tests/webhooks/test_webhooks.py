@@ -440,3 +440,39 @@ def test_a_burst_of_pushes_loses_nothing(root: gitlab.Gitlab, receiver: Receiver
         project.branches.create({"branch": f"b{n}", "ref": "main"})
     got = receiver.wait("/burst", 100, timeout=240)
     assert sorted(r.body["ref"] for r in got) == sorted(f"refs/heads/b{n}" for n in range(100))
+
+
+def test_issue_and_note_events_reach_hooks_that_asked(root: gitlab.Gitlab, receiver: Receiver, owner: Account) -> None:
+    """Issue Hook on open/update/close, Note Hook on a comment; confidential ones only to hooks that asked."""
+    project = _project(root, owner)
+    project.hooks.create(
+        {"url": receiver.url("/issues"), "push_events": False, "issues_events": True, "note_events": True}
+    )
+    project.hooks.create(
+        {
+            "url": receiver.url("/confidential"),
+            "push_events": False,
+            "confidential_issues_events": True,
+            "confidential_note_events": True,
+        }
+    )
+    issue = project.issues.create({"title": "Broken build"})
+    issue.description = "details"
+    issue.save()
+    issue.notes.create({"body": "looking into it"})
+    issue.state_event = "close"
+    issue.save()
+    got = receiver.wait("/issues", 4)
+    kinds = [(r.headers.get("X-Gitlab-Event"), r.body["object_kind"]) for r in got]
+    assert ("Issue Hook", "issue") in kinds and ("Note Hook", "note") in kinds
+    actions = [r.body["object_attributes"].get("action") for r in got if r.body["object_kind"] == "issue"]
+    assert actions[:3] == ["open", "update", "close"]
+    note = next(r.body for r in got if r.body["object_kind"] == "note")
+    assert note["object_attributes"]["note"] == "looking into it" and note["issue"]["iid"] == issue.iid
+
+    secret = project.issues.create({"title": "Security hole", "confidential": True})
+    (confidential,) = receiver.wait("/confidential", 1)
+    assert confidential.body["event_type"] == "confidential_issue"
+    assert confidential.body["object_attributes"]["iid"] == secret.iid
+    time.sleep(1)
+    assert all(r.body["object_attributes"].get("iid") != secret.iid for r in receiver.at("/issues"))
