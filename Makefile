@@ -9,7 +9,7 @@ export DOCKYARD_HOME ?= $(CURDIR)/.dockyard
 # In-process unit tests run background tasks inline; the live servers the tests start use the real queue.
 TEST_ENV := DOCKYARD_TASKS_BACKEND=immediate DOCKYARD_HOME=$(CURDIR)/.dockyard-test
 
-.PHONY: run test test-sqlite test-postgres check lint types bench deps dev-deps browser git-lfs services clean
+.PHONY: run test test-sqlite test-postgres check lint types bench deps dev-deps browser git-lfs bubblewrap services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,12 +42,18 @@ git-lfs:
 	  echo "installing Debian's git-lfs for the LFS tests"; \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs >/dev/null; }
 
+## bubblewrap for the CI runner's sandbox executor tests (Debian's package).
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  echo "installing Debian's bubblewrap for the runner's sandbox tests"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+
 ## PostgreSQL and Redis for the test suite (starts them when installed but stopped).
 services:
 	@if [ -x ../shared/ci/services.sh ]; then ../shared/ci/services.sh; else echo "no ../shared/ci/services.sh; assuming services run"; fi
 
 ## Every test, on SQLite and then on PostgreSQL.
-test: dev-deps browser git-lfs services
+test: dev-deps browser git-lfs bubblewrap services
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
