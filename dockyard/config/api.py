@@ -132,6 +132,8 @@ def _register_routers() -> None:
     from dockyard.config.instance_api import router as core_router
     from dockyard.issues.api import router as issues_router
     from dockyard.issues.api_labels import router as labels_router
+    from dockyard.merge_requests.api import router as merge_requests_router
+    from dockyard.merge_requests.api_notes import router as merge_request_notes_router
     from dockyard.namespaces.api import router as namespaces_router
     from dockyard.notes.api import router as notes_router
     from dockyard.permissions.api import router as members_router
@@ -153,6 +155,8 @@ def _register_routers() -> None:
     api.add_router("", issues_router)
     api.add_router("", labels_router)
     api.add_router("", notes_router)
+    api.add_router("", merge_requests_router)
+    api.add_router("", merge_request_notes_router)
     api.add_router("", hooks_router)
     api.add_router("", application_settings_router)
     api.add_router("", ci_runner_router)  # before ci_router: it owns ``/runners`` (GET, POST, DELETE)

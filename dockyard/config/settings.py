@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "dockyard.events",
     "dockyard.issues",
     "dockyard.notes",
+    "dockyard.merge_requests",
     "dockyard.webhooks",
     "dockyard.ci",
     "dockyard.web",

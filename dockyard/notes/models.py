@@ -17,10 +17,10 @@ def new_discussion_id() -> str:
 class Note(models.Model):
     """One comment, or a system note recording a change ("closed", "added ~bug label").
 
-    A note belongs to exactly one noteable. Today that is an issue; merge requests add a second nullable
-    foreign key and widen ``note_one_noteable`` in their migration (the shape ``Membership`` uses for its
-    two sources). Notes sharing a ``discussion_id`` form a thread; a note of type ``""`` is an individual
-    note, alone in its discussion. ``position`` is reserved for diff notes on merge requests.
+    A note belongs to exactly one noteable: an issue or a merge request (``note_one_noteable``, the shape
+    ``Membership`` uses for its two sources). Notes sharing a ``discussion_id`` form a thread; a note of
+    type ``""`` is an individual note, alone in its discussion. ``position`` holds the diff position of a
+    ``DiffNote`` on a merge request (GitLab's ``position`` hash).
     """
 
     class Type(models.TextChoices):
@@ -30,6 +30,9 @@ class Note(models.Model):
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="notes")
     issue = models.ForeignKey("issues.Issue", null=True, blank=True, on_delete=models.CASCADE, related_name="notes")
+    merge_request = models.ForeignKey(
+        "merge_requests.MergeRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
     discussion_id = models.CharField(max_length=40, default=new_discussion_id, db_index=True)
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.NOTE, blank=True)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -47,20 +50,24 @@ class Note(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(issue__isnull=False), name="note_one_noteable"),
+            models.CheckConstraint(
+                condition=models.Q(issue__isnull=False, merge_request__isnull=True)
+                | models.Q(issue__isnull=True, merge_request__isnull=False),
+                name="note_one_noteable",
+            ),
         ]
-        indexes = [models.Index(fields=["issue", "created_at"])]
+        indexes = [models.Index(fields=["issue", "created_at"]), models.Index(fields=["merge_request", "created_at"])]
 
     def __str__(self) -> str:
-        return f"note {self.pk} on {self.noteable_type} {self.issue_id}"
+        return f"note {self.pk} on {self.noteable_type} {self.noteable_id}"
 
     @property
     def noteable_type(self) -> str:
-        return "Issue"
+        return "MergeRequest" if self.merge_request_id is not None else "Issue"
 
     @property
     def noteable_id(self) -> int | None:
-        return self.issue_id
+        return self.merge_request_id if self.merge_request_id is not None else self.issue_id
 
     @property
     def resolved(self) -> bool:

@@ -32,6 +32,7 @@ class NoteOut(Schema):
     internal: bool
     noteable_iid: int | None
     commands_changes: dict[str, Any] = {}
+    position: dict[str, Any] | None = None
 
     @staticmethod
     def resolve_type(obj: Note) -> str | None:
@@ -47,6 +48,8 @@ class NoteOut(Schema):
 
     @staticmethod
     def resolve_noteable_iid(obj: Note) -> int | None:
+        if obj.merge_request_id is not None:
+            return int(obj.merge_request.iid)  # type: ignore[union-attr]
         return obj.issue.iid if obj.issue is not None else None
 
 
@@ -62,6 +65,7 @@ class NoteCreateIn(Schema):
     confidential: bool = False  # the older name of ``internal``
     created_at: dt.datetime | None = None
     discussion_id: str | None = None
+    position: dict[str, Any] | None = None  # merge requests: a diff position starts a diff thread
 
 
 class NoteUpdateIn(Schema):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Min, QuerySet
 
@@ -24,34 +25,51 @@ class Discussion:
     notes: list[Note] = field(default_factory=list)
 
 
-def _visible(viewer: User | None, issue: Issue) -> QuerySet[Note]:
-    qs = Note.objects.filter(issue=issue)
-    if not policy.can_on_project_issues(viewer, "read_internal_note", issue.project):
+def _visible(viewer: User | None, issue: Issue | None, merge_request: Any = None) -> QuerySet[Note]:
+    """The notes of ``issue`` (or of ``merge_request``) ``viewer`` may read."""
+    noteable = issue if issue is not None else merge_request
+    qs = Note.objects.filter(issue=issue) if issue is not None else Note.objects.filter(merge_request=merge_request)
+    if not policy.can_on_project_issues(viewer, "read_internal_note", noteable.project):
         qs = qs.filter(internal=False)
-    return qs.select_related("author", "resolved_by", "issue")
+    return qs.select_related("author", "resolved_by")
 
 
-def note_list(*, viewer: User | None, issue: Issue, order_by: str = "created_at", sort: str = "desc") -> QuerySet[Note]:
+def _attach(note: Note, issue: Issue | None, merge_request: Any) -> Note:
+    if issue is not None:
+        note.issue = issue
+    else:
+        note.merge_request = merge_request
+    return note
+
+
+def note_list(
+    *,
+    viewer: User | None,
+    issue: Issue | None = None,
+    merge_request: Any = None,
+    order_by: str = "created_at",
+    sort: str = "desc",
+) -> QuerySet[Note]:
     if order_by not in ("created_at", "updated_at"):
         raise BadRequest("order_by does not have a valid value")
     if sort not in ("asc", "desc"):
         raise BadRequest("sort does not have a valid value")
     prefix = "-" if sort == "desc" else ""
-    return _visible(viewer, issue).order_by(f"{prefix}{order_by}", f"{prefix}id")
+    return _visible(viewer, issue, merge_request).order_by(f"{prefix}{order_by}", f"{prefix}id")
 
 
-def note_get(*, viewer: User | None, issue: Issue, note_id: int | str) -> Note:
-    note = _visible(viewer, issue).filter(pk=int(note_id)).first() if str(note_id).isdigit() else None
+def note_get(*, viewer: User | None, issue: Issue | None = None, merge_request: Any = None, note_id: int | str) -> Note:
+    qs = _visible(viewer, issue, merge_request)
+    note = qs.filter(pk=int(note_id)).first() if str(note_id).isdigit() else None
     if note is None:
         raise NotFound("Note")
-    note.issue = issue
-    return note
+    return _attach(note, issue, merge_request)
 
 
-def discussion_ids(*, viewer: User | None, issue: Issue) -> list[str]:
+def discussion_ids(*, viewer: User | None, issue: Issue | None = None, merge_request: Any = None) -> list[str]:
     """Discussion ids in the order they started (one query)."""
     rows = (
-        _visible(viewer, issue)
+        _visible(viewer, issue, merge_request)
         .order_by()
         .values("discussion_id")
         .annotate(first=Min("id"))
@@ -61,11 +79,13 @@ def discussion_ids(*, viewer: User | None, issue: Issue) -> list[str]:
     return list(rows)
 
 
-def discussions_for(*, viewer: User | None, issue: Issue, ids: list[str]) -> list[Discussion]:
+def discussions_for(
+    *, viewer: User | None, issue: Issue | None = None, merge_request: Any = None, ids: list[str]
+) -> list[Discussion]:
     """The discussions ``ids`` with their notes, oldest note first (one query)."""
     by_id: dict[str, Discussion] = {i: Discussion(id=i, individual_note=True) for i in ids}
-    for note in _visible(viewer, issue).filter(discussion_id__in=ids).order_by("created_at", "id"):
-        note.issue = issue
+    for note in _visible(viewer, issue, merge_request).filter(discussion_id__in=ids).order_by("created_at", "id"):
+        _attach(note, issue, merge_request)
         discussion = by_id[note.discussion_id]
         discussion.notes.append(note)
         if note.type != Note.Type.NOTE:
@@ -73,8 +93,10 @@ def discussions_for(*, viewer: User | None, issue: Issue, ids: list[str]) -> lis
     return [by_id[i] for i in ids if by_id[i].notes]
 
 
-def discussion_get(*, viewer: User | None, issue: Issue, discussion_id: str) -> Discussion:
-    found = discussions_for(viewer=viewer, issue=issue, ids=[discussion_id])
+def discussion_get(
+    *, viewer: User | None, issue: Issue | None = None, merge_request: Any = None, discussion_id: str
+) -> Discussion:
+    found = discussions_for(viewer=viewer, issue=issue, merge_request=merge_request, ids=[discussion_id])
     if not found:
         raise NotFound("Discussion")
     return found[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,36 +25,48 @@ def _check_body(body: str) -> None:
         raise BadRequest("body is too long")
 
 
+def _owner(issue: Issue | None, merge_request: Any) -> tuple[Any, dict[str, Any]]:
+    """The noteable (an issue or a merge request) and the Note fields that point at it."""
+    if (issue is None) == (merge_request is None):
+        raise ValueError("a note needs exactly one of issue, merge_request")
+    return (issue, {"issue": issue}) if issue is not None else (merge_request, {"merge_request": merge_request})
+
+
 @transaction.atomic
-def system_note_create(*, issue: Issue, actor: User | None, body: str) -> Note:
+def system_note_create(*, issue: Issue | None = None, merge_request: Any = None, actor: User | None, body: str) -> Note:
     """Record a change as GitLab does ("closed", "added ~bug label"): a system note, alone in its discussion."""
+    noteable, owner = _owner(issue, merge_request)
     now = timezone.now()
     return Note.objects.create(
-        project_id=issue.project_id, issue=issue, author=actor, body=body, system=True, created_at=now, updated_at=now
+        project_id=noteable.project_id, author=actor, body=body, system=True, created_at=now, updated_at=now, **owner
     )
 
 
 @transaction.atomic
 def note_create(
     *,
-    issue: Issue,
+    issue: Issue | None = None,
+    merge_request: Any = None,
     actor: User,
     body: str,
     internal: bool = False,
     discussion_id: str | None = None,
     thread: bool = False,
     created_at: dt.datetime | None = None,
+    position: dict[str, Any] | None = None,
 ) -> Note:
-    """A comment. ``thread=True`` starts a resolvable discussion; ``discussion_id`` replies to one.
+    """A comment. ``thread=True`` starts a resolvable discussion; ``discussion_id`` replies to one;
+    ``position`` (merge requests) makes the thread a diff note on a line of a diff version.
 
     The caller (the noteable's service) has already checked the actor may comment and has executed and
     removed any quick actions from ``body``.
     """
     _check_body(body)
+    noteable, owner = _owner(issue, merge_request)
     now = timezone.now()
     kind = Note.Type.NOTE
     if discussion_id is not None:
-        first = Note.objects.filter(issue=issue, discussion_id=discussion_id).order_by("id").first()
+        first = Note.objects.filter(discussion_id=discussion_id, **owner).order_by("id").first()
         if first is None or first.system:
             raise BadRequest("discussion_id is invalid")
         kind = Note.Type.DISCUSSION if first.type != Note.Type.NOTE else Note.Type.NOTE
@@ -62,28 +75,33 @@ def note_create(
             Note.objects.filter(pk=first.pk).update(type=Note.Type.DISCUSSION, resolvable=True)
             kind = Note.Type.DISCUSSION
         internal = internal or first.internal
+        if first.type == Note.Type.DIFF:
+            kind, position = Note.Type.DIFF, first.position
+    elif position is not None:
+        kind = Note.Type.DIFF
     elif thread:
         kind = Note.Type.DISCUSSION
     note = Note.objects.create(
-        project_id=issue.project_id,
-        issue=issue,
+        project_id=noteable.project_id,
         author=actor,
         body=body,
         internal=internal,
         type=kind,
-        resolvable=kind == Note.Type.DISCUSSION,
+        resolvable=kind in (Note.Type.DISCUSSION, Note.Type.DIFF),
         discussion_id=discussion_id or new_discussion_id(),
+        position=position,
         created_at=created_at or now,
         updated_at=now,
+        **owner,
     )
-    Issue.objects.filter(pk=issue.pk).update(updated_at=now)
+    type(noteable).objects.filter(pk=noteable.pk).update(updated_at=now)
     Event.objects.create(
-        project_id=issue.project_id,
+        project_id=noteable.project_id,
         author=actor,
         action=Event.Action.COMMENTED,
         target_type="Note",
         target_id=note.pk,
-        target_title=issue.title[:255],
+        target_title=noteable.title[:255],
     )
     return note
 
@@ -99,8 +117,11 @@ def note_update(*, note: Note, body: str | None = None, resolved: bool | None = 
         note.updated_at = timezone.now()
         fields += ["body", "updated_at"]
     if resolved is not None:
-        assert note.issue is not None
-        policy.authorize_issue(actor, policy.can_on_issue(actor, "update_issue", note.issue))
+        if note.merge_request_id is not None:
+            policy.authorize_issue(actor, policy.can_on_merge_request(actor, "resolve_note", note.merge_request))
+        else:
+            assert note.issue is not None
+            policy.authorize_issue(actor, policy.can_on_issue(actor, "update_issue", note.issue))
         if not note.resolvable:
             raise BadRequest("Note is not resolvable")
         note.resolved_at = timezone.now() if resolved else None
@@ -119,9 +140,15 @@ def note_delete(*, note: Note, actor: User) -> None:
 
 
 @transaction.atomic
-def discussion_resolve(*, issue: Issue, notes: list[Note], actor: User, resolved: bool) -> list[Note]:
+def discussion_resolve(
+    *, issue: Issue | None = None, merge_request: Any = None, notes: list[Note], actor: User, resolved: bool
+) -> list[Note]:
     """Resolve (or unresolve) every resolvable note of a thread."""
-    policy.authorize_issue(actor, policy.can_on_issue(actor, "update_issue", issue))
+    if merge_request is not None:
+        policy.authorize_issue(actor, policy.can_on_merge_request(actor, "resolve_note", merge_request))
+    else:
+        assert issue is not None
+        policy.authorize_issue(actor, policy.can_on_issue(actor, "update_issue", issue))
     resolvable = [n for n in notes if n.resolvable]
     if not resolvable:
         raise BadRequest("Discussion is not resolvable")

@@ -517,3 +517,69 @@ def can_on_project_ci(user: User | None, action: str, project: Project) -> bool:
     if active is None:
         return False
     return active.is_admin or project_access_level(active, project) >= CI_RULES[action]
+
+
+# --- merge requests -------------------------------------------------------------------------------
+# GitLab's rules: whoever may read a project's code reads its merge requests and, signed in, comments;
+# developers open, edit, approve and merge them (merging into a protected branch needs its
+# ``merge_access_level``); authors edit their own but may not approve them ("Prevent approval by author"
+# is on by default); reporters comment but neither approve nor merge; only owners delete them.
+
+MERGE_REQUEST_RULES: dict[str, int] = {
+    "create_merge_request": AccessLevel.DEVELOPER,
+    "admin_merge_request": AccessLevel.DEVELOPER,  # labels, assignees, reviewers, milestone, lock
+    "approve_merge_request": AccessLevel.DEVELOPER,
+    "destroy_merge_request": AccessLevel.OWNER,
+}
+
+
+def can_read_merge_requests(user: User | None, project: Project) -> bool:
+    return project.merge_requests_enabled and can(user, "download_code", project)
+
+
+def can_create_merge_request(user: User | None, project: Project) -> bool:
+    active = _active(user)
+    return active is not None and can_read_merge_requests(active, project) and can(active, "push_code", project)
+
+
+def merge_denial(
+    user: User | None, project: Project, branch: str, *, protected_branches: list[ProtectedBranch]
+) -> str | None:
+    """Why ``user`` may not merge into ``branch`` (GitLab checks the merge level, not the push level, of a
+    protected branch); None when they may."""
+    active = _active(user)
+    if active is None or not can(active, "push_code", project):
+        return "You are not allowed to merge into this project."
+    if project.archived:
+        return "You are not allowed to push code to an archived project."
+    rules = [rule for rule in protected_branches if rule.matches(branch)]
+    if not rules:
+        return None
+    level = _ref_level(active, project)
+    if any(_allowed(level, r.merge_access_level) or _allowed(level, r.push_access_level) for r in rules):
+        return None
+    return "You are not allowed to merge into protected branches on this project."
+
+
+def can_on_merge_request(user: User | None, action: str, merge_request: Any) -> bool:
+    """Actions on one merge request (``merge_request.project`` is its target project): ``read``,
+    ``create_note``, ``update_merge_request`` (author or developer+), ``resolve_note`` (same),
+    ``approve_merge_request`` (developer+, not the author), ``admin_merge_request``, ``destroy_merge_request``."""
+    active = _active(user)
+    project = merge_request.project
+    if action == "read_merge_request":
+        return can_read_merge_requests(user, project)
+    if active is None or not can_read_merge_requests(active, project):
+        return False
+    if action == "create_note":
+        return (
+            active.is_admin
+            or not merge_request.discussion_locked
+            or can_on_project_issues(active, "comment_on_locked", project)
+        )
+    level = ADMIN_REF_LEVEL if active.is_admin else project_access_level(active, project)
+    if action in ("update_merge_request", "resolve_note"):
+        return merge_request.author_id == active.id or level >= AccessLevel.DEVELOPER
+    if action == "approve_merge_request":
+        return merge_request.author_id != active.id and level >= MERGE_REQUEST_RULES[action]
+    return level >= MERGE_REQUEST_RULES[action]

@@ -30,6 +30,10 @@ class Project(models.Model):
     snippets_enabled = models.BooleanField(default=True)
     lfs_enabled = models.BooleanField(default=True)
     request_access_enabled = models.BooleanField(default=True)
+    # Merge requests: how they merge and what they need first.
+    merge_method = models.CharField(max_length=16, default="merge")  # merge | rebase_merge | ff
+    approvals_before_merge = models.IntegerField(default=0)
+    only_allow_merge_if_all_discussions_are_resolved = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(default=timezone.now)

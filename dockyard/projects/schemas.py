@@ -112,6 +112,7 @@ class ProjectOut(ProjectSimple):
     only_allow_merge_if_all_discussions_are_resolved: bool = False
     remove_source_branch_after_merge: bool = True
     merge_method: str = "merge"
+    approvals_before_merge: int = 0
     squash_option: str = "default_off"
     marked_for_deletion_at: str | None = None
     marked_for_deletion_on: str | None = None
@@ -178,6 +179,9 @@ class ProjectUpdateIn(Schema):
     snippets_enabled: bool | None = None
     lfs_enabled: bool | None = None
     request_access_enabled: bool | None = None
+    merge_method: str | None = None
+    approvals_before_merge: int | None = None
+    only_allow_merge_if_all_discussions_are_resolved: bool | None = None
 
 
 class ProjectCreateIn(ProjectUpdateIn):

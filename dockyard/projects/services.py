@@ -126,7 +126,12 @@ PROJECT_FEATURES = (
     "snippets_enabled",
     "lfs_enabled",
     "request_access_enabled",
+    # merge request settings
+    "merge_method",
+    "approvals_before_merge",
+    "only_allow_merge_if_all_discussions_are_resolved",
 )
+MERGE_METHODS = ("merge", "rebase_merge", "ff")
 
 
 @transaction.atomic
@@ -140,7 +145,7 @@ def project_update(
     visibility: int | None = None,
     default_branch: str | None = None,
     topics: list[str] | None = None,
-    **features: bool | None,
+    **features: bool | str | int | None,
 ) -> Project:
     errors: dict[str, list[str]] = {}
     if name is not None:
@@ -166,6 +171,10 @@ def project_update(
     for key, value in features.items():
         if key not in PROJECT_FEATURES:
             raise BadRequest(f"{key} does not have a valid value")
+        if key == "merge_method" and value is not None and value not in MERGE_METHODS:
+            raise BadRequest("merge_method does not have a valid value")
+        if key == "approvals_before_merge" and value is not None and int(value) < 0:
+            raise BadRequest("approvals_before_merge does not have a valid value")
         if value is not None:
             setattr(project, key, value)
     project.updated_at = timezone.now()
