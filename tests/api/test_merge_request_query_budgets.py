@@ -13,6 +13,7 @@ from dockyard.namespaces import services as groups
 from dockyard.namespaces.models import Namespace
 from dockyard.projects import services as projects
 from dockyard.projects.models import Project
+from dockyard.repos import git
 from dockyard.repos import services as repos
 from dockyard.repos.git.write import FileAction
 from tests.api.test_query_budgets import _count
@@ -32,9 +33,12 @@ def _populate(owner: User, n: int) -> tuple[int, int]:
     group = Namespace.objects.filter(path="mrbudget").first() or groups.group_create(
         actor=owner, name="MR Budget", path="mrbudget"
     )
-    project = Project.objects.filter(namespace=group, path="p").first() or projects.project_create(
-        actor=owner, namespace=group, name="p", initialize_with_readme=True
-    )
+    project = Project.objects.filter(namespace=group, path="p").first()
+    if project is None:
+        project = projects.project_create(actor=owner, namespace=group, name="p")
+        # Another test's repository may be left on disk under this (reused) id: start from a fresh one.
+        git.remove_repository(project.id)
+        repos.repository_create(project=project, actor=owner, initialize_with_readme=True)
     start = MergeRequest.objects.filter(project=project).count()
     reviewer = accounts.user_create(username=f"r{start}", email=f"r{start}@example.com", name="R")
     first = MergeRequest.objects.filter(project=project, iid=1).first()
