@@ -333,3 +333,12 @@ def variable_get(*, project: Project, key: str, environment_scope: str | None = 
     if variable is None:
         raise NotFound("Variable")
     return variable
+
+
+def jobs_by_pipeline(*, pipelines: Sequence[Pipeline]) -> dict[int, list[Job]]:
+    """The latest (not retried) jobs of each pipeline, in stage order, in one query (for pipeline lists)."""
+    out: dict[int, list[Job]] = {p.pk: [] for p in pipelines}
+    qs = Job.objects.filter(pipeline_id__in=list(out), retried=False).order_by("pipeline_id", "stage_idx", "id")
+    for job in qs.only("id", "pipeline_id", "name", "stage", "stage_idx", "status", "allow_failure"):
+        out[job.pipeline_id].append(job)
+    return out

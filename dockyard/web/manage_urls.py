@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from dockyard.web.views import group_settings, members, project_settings, user_settings
+from dockyard.web.views import ci, group_settings, members, project_settings, user_settings
 
 # A namespace or project path segment never starts with "-", so "/-/" ends the project part.
 _NAMED = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
@@ -39,4 +39,23 @@ urlpatterns = [
     re_path(_PROJECT + r"protected_branches/unprotect$", project_settings.unprotect_branch, name="unprotect_branch"),
     re_path(_PROJECT + r"protected_tags$", project_settings.protect_tag, name="protect_tag"),
     re_path(_PROJECT + r"protected_tags/unprotect$", project_settings.unprotect_tag, name="unprotect_tag"),
+    # CI/CD pages (dockyard.web.views.ci).
+    re_path(_PROJECT + r"pipelines$", ci.pipelines, name="pipelines"),
+    re_path(_PROJECT + r"pipelines/new$", ci.pipeline_new, name="pipeline_new"),
+    re_path(_PROJECT + r"pipelines/(?P<pipeline_id>[0-9]+)$", ci.pipeline, name="pipeline"),
+    re_path(_PROJECT + r"pipelines/(?P<pipeline_id>[0-9]+)/retry$", ci.pipeline_retry, name="pipeline_retry"),
+    re_path(_PROJECT + r"pipelines/(?P<pipeline_id>[0-9]+)/cancel$", ci.pipeline_cancel, name="pipeline_cancel"),
+    re_path(_PROJECT + r"jobs$", ci.jobs, name="jobs"),
+    re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)$", ci.job, name="job"),
+    re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/trace\.json$", ci.job_trace, name="job_trace"),
+    re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/raw$", ci.job_raw, name="job_raw"),
+    re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/artifacts/download$", ci.job_artifacts, name="job_artifacts"),
+    re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/retry$", ci.job_retry, name="job_retry"),
+    re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/cancel$", ci.job_cancel, name="job_cancel"),
+    re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/play$", ci.job_play, name="job_play"),
+    re_path(_PROJECT + r"ci/lint$", ci.lint, name="ci_lint"),
+    re_path(_PROJECT + r"settings/ci_cd$", ci.settings, name="ci_settings"),
+    re_path(_PROJECT + r"settings/ci_cd/variables$", ci.variable_add, name="ci_variable_add"),
+    re_path(_PROJECT + r"settings/ci_cd/variables/update$", ci.variable_update, name="ci_variable_update"),
+    re_path(_PROJECT + r"settings/ci_cd/variables/remove$", ci.variable_remove, name="ci_variable_remove"),
 ]
