@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-variants",
         action="store_true",
-        help="skip Dockyard's app under other servers (granian WSGI direct, buffered bridge)",
+        help="skip Dockyard's app under other servers (granian WSGI direct, the previous a2wsgi bridge)",
     )
     parser.add_argument(
         "--ref",
@@ -208,8 +208,8 @@ def start_variants(servers: Servers, env: dict[str, str], source: Path, project_
     variants = [
         ("dockyard app: GET /api/v4/projects/:id, granian WSGI direct", "dockyard.config.wsgi:application", "wsgi", {}),
         (
-            "dockyard app: GET /api/v4/projects/:id, granian ASGI + buffered bridge",
-            "baseline.buffered:application",
+            "dockyard app: GET /api/v4/projects/:id, granian ASGI + a2wsgi (previous bridge)",
+            "baseline.bridge:application",
             "asgi",
             {"BENCH_WSGI_APP": "dockyard.config.wsgi:application", "BENCH_BRIDGE_THREADS": "16"},
         ),

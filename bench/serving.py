@@ -2,9 +2,9 @@
 
   (a) granian --interface wsgi, Django's WSGI handler               (the yardstick)
   (b) granian --interface asgi, Django's own ASGIHandler           (django.core.asgi)
-  (c) granian --interface asgi, a router + a2wsgi WSGIMiddleware   (what `dockyard serve` does)
+  (c) granian --interface asgi, a router + a2wsgi WSGIMiddleware   (what `dockyard serve` did before)
   (d) uvicorn, Django's own ASGIHandler                            (reference, when uvicorn is installed)
-  (e) granian --interface asgi, a router + a buffered bridge       (experiment: bench/baseline/buffered.py)
+  (e) granian --interface asgi, a router + Dockyard's WSGIBridge   (what `dockyard serve` ships)
 
 Each is measured on a trivial view and on a one-ORM-query view, in interleaved rounds within one run,
 and reported as req/s with the ratio to (a). Run with ``make bench-serving`` or
@@ -79,7 +79,7 @@ def configs(args: argparse.Namespace) -> list[Config]:
         found.append(
             Config(
                 "e",
-                f"granian ASGI -> buffered bridge ({args.bridge_threads} threads) -> WSGIHandler",
+                f"granian ASGI -> WSGIBridge ({args.bridge_threads} threads) -> WSGIHandler (shipped)",
                 granian_argv("baseline.buffered:application", "asgi", ports[4], args.workers),
                 bridge_env,
             )
@@ -102,11 +102,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported (default 3)")
     parser.add_argument("--workers", type=int, default=1, help="server processes for every configuration (default 1)")
-    parser.add_argument("--bridge-threads", type=int, default=16, help="a2wsgi thread pool for (c) (default 16)")
+    parser.add_argument("--bridge-threads", type=int, default=16, help="thread pool of (c) and (e) (default 16)")
     parser.add_argument(
         "--conn-max-age", type=int, default=0, help="CONN_MAX_AGE of the baseline's database (default 0: per request)"
     )
-    parser.add_argument("--no-buffered", action="store_true", help="skip (e), the buffered-bridge experiment")
+    parser.add_argument("--no-buffered", action="store_true", help="skip (e), Dockyard's WSGIBridge")
     parser.add_argument("--no-uvicorn", action="store_true", help="skip (d) even when uvicorn is installed")
     return parser.parse_args(argv)
 

@@ -1,4 +1,4 @@
-"""(c) What ``dockyard serve`` does: ASGI server -> a small router -> a2wsgi -> a WSGI application.
+"""(c) What ``dockyard serve`` did until the WSGIBridge shipped: a small router -> a2wsgi -> a WSGI app.
 
 ``a2wsgi.WSGIMiddleware`` runs the WSGI application on a pool of ``BENCH_BRIDGE_THREADS`` threads
 (Dockyard: ``DOCKYARD_WEB_THREADS``, default 16) and hands every response message (start, each body

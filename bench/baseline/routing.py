@@ -26,7 +26,8 @@ def wsgi_app_from_env() -> Any:
 
 
 def _as_coroutine(receive: Receive) -> Receive:
-    """As in Dockyard: a2wsgi needs ``receive()`` to return a real coroutine; granian's does not."""
+    """a2wsgi needs ``receive()`` to return a real coroutine (it schedules it with
+    ``run_coroutine_threadsafe``); granian's does not. Harmless for the other bridge."""
 
     async def wrapped() -> Message:
         return await receive()

@@ -2,8 +2,9 @@
 
 Paths that stream or long-poll (git smart HTTP, registry blobs, runner ``jobs/request``) get native
 async handlers registered in :data:`NATIVE_ROUTES` as their features arrive. Everything else goes to
-Django through its *WSGI* handler on a thread pool, which measured several times faster than Django's
-own ASGI handler for ordinary requests.
+Django through its *WSGI* handler on a thread pool (:class:`~dockyard.config.wsgi_bridge.WSGIBridge`:
+the body read on the loop, one executor job per request), which measured several times faster than
+Django's own ASGI handler for ordinary requests.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from urllib.parse import unquote
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dockyard.config.settings")
 
-from a2wsgi import WSGIMiddleware
+from django.conf import settings
 
 from dockyard.config.env import ENV
 from dockyard.config.worker import start_embedded_worker
 from dockyard.config.wsgi import application as django_wsgi
+from dockyard.config.wsgi_bridge import DEFAULT_MAX_BODY, WSGIBridge
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -50,16 +52,6 @@ def api_path(raw_path: bytes) -> str:
     return "".join(out)
 
 
-def _as_coroutine(receive: Receive) -> Receive:
-    """granian's ``receive`` returns an awaitable that is not a coroutine; a2wsgi schedules it with
-    ``run_coroutine_threadsafe``, which insists on a real coroutine."""
-
-    async def wrapped() -> dict[str, Any]:
-        return await receive()
-
-    return wrapped
-
-
 class Router:
     def __init__(self, django: ASGIApp) -> None:
         self.django = django
@@ -78,7 +70,7 @@ class Router:
             if pattern.match(path):
                 await handler(scope, receive, send)
                 return
-        await self.django(scope, _as_coroutine(receive), send)
+        await self.django(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -107,5 +99,12 @@ def _register_native_routes() -> None:
     NATIVE_ROUTES.append((ARTIFACTS_ROUTE, job_artifacts))
 
 
+def _max_body() -> int:
+    """Bodies Django buffers: its own ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (``request.body`` refuses more
+    anyway); big uploads (packs, LFS objects, artifacts) arrive on native routes."""
+    limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return limit if limit is not None else 16 * DEFAULT_MAX_BODY
+
+
 _register_native_routes()
-application = Router(WSGIMiddleware(django_wsgi, workers=ENV.web_threads))  # type: ignore[arg-type]
+application = Router(WSGIBridge(django_wsgi, threads=ENV.web_threads, max_body=_max_body()))
