@@ -75,17 +75,24 @@ types: dev-deps
 check: lint types test
 
 ## Benchmarks: idle memory and API throughput against a bare Django baseline measured in the same run,
-## then the serving comparison (see bench/README.md). Loopback only, bounded; asserts nothing on times.
+## the serving comparison, then git transport against git http-backend (see bench/README.md).
+## Loopback only, bounded; asserts nothing on times.
 bench: dev-deps wrk
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/git.py
 
 ## The serving comparison alone (granian WSGI / ASGI / a2wsgi bridge / uvicorn on a bare Django).
 bench-serving: dev-deps wrk
 	$(BIN)/python bench/serving.py
 
+## Git transport alone: push, clone and no-op fetch of a large generated repository (cached under
+## .cache/bench-git/), Dockyard vs git http-backend.
+bench-git: dev-deps
+	$(BIN)/python bench/git.py
+
 ## wrk, the load generator of the benchmarks (Debian's package).
-.PHONY: bench-serving wrk
+.PHONY: bench-serving bench-git wrk
 wrk:
 	@command -v wrk >/dev/null 2>&1 || { \
 	  echo "installing Debian's wrk for the benchmarks"; \
