@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from dockyard.web.views import ci, group_settings, members, project_settings, user_settings
+from dockyard.web.views import ci, group_settings, issues, members, project_settings, user_settings
 
 # A namespace or project path segment never starts with "-", so "/-/" ends the project part.
 _NAMED = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
@@ -58,4 +58,19 @@ urlpatterns = [
     re_path(_PROJECT + r"settings/ci_cd/variables$", ci.variable_add, name="ci_variable_add"),
     re_path(_PROJECT + r"settings/ci_cd/variables/update$", ci.variable_update, name="ci_variable_update"),
     re_path(_PROJECT + r"settings/ci_cd/variables/remove$", ci.variable_remove, name="ci_variable_remove"),
+    # Issue pages (dockyard.web.views.issues).
+    re_path(_PROJECT + r"issues/?$", issues.index, name="issues"),
+    re_path(_PROJECT + r"issues/new$", issues.new, name="issue_new"),
+    re_path(_PROJECT + r"issues/(?P<iid>[0-9]+)$", issues.show, name="issue"),
+    re_path(_PROJECT + r"issues/(?P<iid>[0-9]+)/edit$", issues.edit, name="issue_edit"),
+    re_path(_PROJECT + r"issues/(?P<iid>[0-9]+)/delete$", issues.delete, name="issue_delete"),
+    re_path(_PROJECT + r"issues/(?P<iid>[0-9]+)/update$", issues.update, name="issue_update"),
+    re_path(_PROJECT + r"issues/(?P<iid>[0-9]+)/close$", issues.close, name="issue_close"),
+    re_path(_PROJECT + r"issues/(?P<iid>[0-9]+)/reopen$", issues.reopen, name="issue_reopen"),
+    re_path(_PROJECT + r"issues/(?P<iid>[0-9]+)/notes$", issues.comment, name="issue_comment"),
+    re_path(
+        _PROJECT + r"issues/(?P<iid>[0-9]+)/notes/(?P<nid>[0-9]+)/delete$",
+        issues.note_delete,
+        name="issue_note_delete",
+    ),
 ]
