@@ -53,7 +53,11 @@ def _plural(word: str, count: int) -> str:
     return word if count == 1 else f"{word}s"
 
 
-_HOOK_ACTIONS: dict[str, str] = {Event.Action.CREATED: "open", Event.Action.CLOSED: "close", Event.Action.REOPENED: "reopen"}
+_HOOK_ACTIONS: dict[str, str] = {
+    Event.Action.CREATED: "open",
+    Event.Action.CLOSED: "close",
+    Event.Action.REOPENED: "reopen",
+}
 
 
 def _event(issue: Issue, actor: User | None, action: str) -> None:
