@@ -23,6 +23,7 @@ class Event(models.Model):
         JOINED = "joined"
         LEFT = "left"
         DESTROYED = "destroyed"
+        APPROVED = "approved"
 
     project = models.ForeignKey(
         "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="events"
@@ -43,3 +44,10 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author_id} {self.action} {self.target_type or 'project'} {self.target_id or self.project_id}"
+
+    @property
+    def action_name(self) -> str:
+        """GitLab's ``action_name``: what the feed says ("opened", "pushed to", "accepted", ...)."""
+        if self.action == self.Action.CREATED and self.target_type in ("Issue", "MergeRequest", "Milestone"):
+            return "opened"
+        return str(self.action)

@@ -551,6 +551,7 @@ def approve(*, actor: User, mr: MergeRequest, sha: str | None = None) -> MergeRe
     except IntegrityError:
         raise Unauthorized() from None
     _note(mr, actor, "approved this merge request")
+    _event(mr, actor, Event.Action.APPROVED)
     status_refresh(mr)
     return mr
 

@@ -99,7 +99,7 @@ def note_create(
         project_id=noteable.project_id,
         author=actor,
         action=Event.Action.COMMENTED,
-        target_type="Note",
+        target_type=note.type or "Note",  # GitLab's note class: Note, DiscussionNote or DiffNote
         target_id=note.pk,
         target_title=noteable.title[:255],
     )

@@ -583,3 +583,50 @@ def can_on_merge_request(user: User | None, action: str, merge_request: Any) -> 
     if action == "approve_merge_request":
         return merge_request.author_id != active.id and level >= MERGE_REQUEST_RULES[action]
     return level >= MERGE_REQUEST_RULES[action]
+
+
+# --- activity events --------------------------------------------------------------------------------
+# GitLab shows an event only to who may see its target: the project at all; pushes and merge requests
+# only where the code is readable (reporters+ on private projects); confidential issues and their notes
+# only to who may read them; internal notes only to reporters+.
+
+PUSH_EVENT_ACTIONS = ("pushed new", "pushed to", "deleted")
+NOTE_TARGET_TYPES = ("Note", "DiffNote", "DiscussionNote")
+
+
+def event_visibility_condition(user: User | None) -> Q:
+    """ONE condition on ``dockyard.events.models.Event`` that keeps every event ``user`` may not see out of a
+    feed. A fixed number of subqueries, so a feed stays one query however many events or projects match."""
+    from dockyard.issues.models import Issue
+    from dockyard.notes.models import Note
+
+    active = _active(user)
+    if active is not None and active.is_admin:
+        return Q()
+    open_level = Visibility.PUBLIC if active is None or active.external else Visibility.INTERNAL
+    visible = visible_projects(active).values("id")
+    # Project-less events (a user's own account) are only their author's.
+    cond = Q(project_id__in=visible)
+    if active is not None:
+        cond |= Q(project__isnull=True, author_id=active.id)
+    reporter_projects: Any = (
+        Project.objects.filter(_projects_at_least(active, AccessLevel.REPORTER)).values("id")
+        if active is not None
+        else Project.objects.none().values("id")
+    )
+    code = Q(project__visibility__gte=open_level) | Q(project_id__in=reporter_projects)
+    hidden_issues = Issue.objects.filter(confidential=True).exclude(issue_visibility_condition(active)).values("id")
+    hidden_notes = Note.objects.filter(
+        Q(issue_id__in=hidden_issues)
+        | (Q(internal=True) & ~Q(project_id__in=reporter_projects))
+        | (
+            Q(merge_request__isnull=False)
+            & ~Q(project__visibility__gte=open_level)
+            & ~Q(project_id__in=reporter_projects)
+        )
+    ).values("id")
+    cond &= ~Q(action__in=PUSH_EVENT_ACTIONS) | code
+    cond &= ~Q(target_type="MergeRequest") | (code & Q(project__merge_requests_enabled=True))
+    cond &= ~Q(target_type="Issue", target_id__in=hidden_issues)
+    cond &= ~Q(target_type__in=NOTE_TARGET_TYPES, target_id__in=hidden_notes)
+    return cond

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from dockyard.web.views import ci, group_settings, issues, members, project_settings, user_settings
+from dockyard.web.views import activity, ci, group_settings, issues, members, project_settings, user_settings
 
 # A namespace or project path segment never starts with "-", so "/-/" ends the project part.
 _NAMED = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
@@ -58,6 +58,7 @@ urlpatterns = [
     re_path(_PROJECT + r"settings/ci_cd/variables$", ci.variable_add, name="ci_variable_add"),
     re_path(_PROJECT + r"settings/ci_cd/variables/update$", ci.variable_update, name="ci_variable_update"),
     re_path(_PROJECT + r"settings/ci_cd/variables/remove$", ci.variable_remove, name="ci_variable_remove"),
+    re_path(_PROJECT + r"activity$", activity.project_activity, name="project_activity"),
     # Issue pages (dockyard.web.views.issues).
     re_path(_PROJECT + r"issues/?$", issues.index, name="issues"),
     re_path(_PROJECT + r"issues/new$", issues.new, name="issue_new"),

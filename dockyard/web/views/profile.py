@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from dockyard.namespaces import selectors as namespaces
 from dockyard.projects import selectors as projects
+from dockyard.web.views import activity
 from dockyard.web.views.common import not_found_as_404, paginate, signed_in, viewer
 
 
@@ -21,7 +22,15 @@ def show(request: HttpRequest, username: str) -> HttpResponse:
         # Top-level groups share the namespace of user names; their pages live under /groups/.
         return redirect("web:group", full_path=namespace.full_path)
     rows = projects.project_list(viewer=user, namespace=namespace, order_by="last_activity_at")
-    context = {"profile_user": namespace.owner, "namespace": namespace, "projects": paginate(request, rows)}
+    assert namespace.owner is not None  # a user namespace always has its owner
+    listing, events = activity.user_feed(request, namespace.owner)
+    context = {
+        "profile_user": namespace.owner,
+        "namespace": namespace,
+        "projects": paginate(request, rows),
+        "listing": listing,
+        "rows": events,
+    }
     return render(request, "web/profile/show.html", context)
 
 
