@@ -11,6 +11,7 @@ from dockyard.accounts.models import User
 from dockyard.ci import selectors, services
 from dockyard.ci.models import Job, Pipeline, Runner, Variable
 from dockyard.ci.schemas import (
+    InstanceVariableOut,
     JobOut,
     LintIn,
     PipelineBasic,
@@ -30,6 +31,7 @@ from dockyard.core.errors import BadRequest, Forbidden, NotFound
 from dockyard.core.pagination import paginate
 from dockyard.core.storage import object_storage
 from dockyard.namespaces import selectors as namespace_selectors
+from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.projects import selectors as project_selectors
 from dockyard.projects.models import Project
@@ -227,47 +229,127 @@ def erase_job(request: HttpRequest, project_id: str, job_id: int) -> tuple[int, 
     return 201, selectors.job_get(project=job.project, job_id=job.pk)
 
 
-# --- CI/CD variables -------------------------------------------------------------------------------------
+# --- CI/CD variables: the project's, a group's and the instance's, with one set of rules ---------------
+
+
+def _group_owner(request: HttpRequest, group_id: str) -> Namespace:
+    user = require_user(request)
+    group = namespace_selectors.group_get_for(viewer=user, ref=group_id)
+    if not policy.can_on_group_ci(user, "admin_cicd_variables", group):
+        raise Forbidden()
+    return group
+
+
+def _instance_owner(request: HttpRequest) -> None:
+    require_admin(request)
+
+
+def _filter_scope(request: HttpRequest) -> str | None:
+    return request.GET.get("filter[environment_scope]")
+
+
+def _create(owner: selectors.VariableOwner, payload: VariableCreateIn) -> Variable:
+    data = payload.dict(exclude={"masked_and_hidden"})
+    data["masked"] = bool(payload.masked or payload.masked_and_hidden)
+    return services.variable_create(owner=owner, **data)
+
+
+def _update(owner: selectors.VariableOwner, key: str, payload: VariableUpdateIn) -> Variable:
+    scope = (payload.filter or {}).get("environment_scope")
+    variable = selectors.variable_get(owner=owner, key=key, environment_scope=scope)
+    return services.variable_update(variable=variable, **payload.dict(exclude={"filter"}))
+
+
+def _delete(request: HttpRequest, owner: selectors.VariableOwner, key: str) -> tuple[int, None]:
+    variable = selectors.variable_get(owner=owner, key=key, environment_scope=_filter_scope(request))
+    services.variable_delete(variable=variable)
+    return 204, None
 
 
 @router.get("/projects/{project_id}/variables", response=list[VariableOut])
 def list_variables(request: HttpRequest, response: HttpResponse, project_id: str) -> list[Variable]:
     _, project = _actor(request, project_id, "admin_cicd_variables")
-    return paginate(request, response, selectors.variable_list(project=project))
+    return paginate(request, response, selectors.variable_list(owner=project))
 
 
 @router.get("/projects/{project_id}/variables/{key}", response=VariableOut)
 def get_variable(request: HttpRequest, project_id: str, key: str) -> Variable:
     _, project = _actor(request, project_id, "admin_cicd_variables")
-    return selectors.variable_get(
-        project=project, key=key, environment_scope=request.GET.get("filter[environment_scope]")
-    )
+    return selectors.variable_get(owner=project, key=key, environment_scope=_filter_scope(request))
 
 
 @router.post("/projects/{project_id}/variables", response={201: VariableOut})
 def create_variable(request: HttpRequest, project_id: str, payload: VariableCreateIn) -> tuple[int, Variable]:
     _, project = _actor(request, project_id, "admin_cicd_variables")
-    data = payload.dict(exclude={"masked_and_hidden"})
-    data["masked"] = bool(payload.masked or payload.masked_and_hidden)
-    return 201, services.variable_create(project=project, **data)
+    return 201, _create(project, payload)
 
 
 @router.put("/projects/{project_id}/variables/{key}", response=VariableOut)
 def update_variable(request: HttpRequest, project_id: str, key: str, payload: VariableUpdateIn) -> Variable:
     _, project = _actor(request, project_id, "admin_cicd_variables")
-    scope = (payload.filter or {}).get("environment_scope")
-    variable = selectors.variable_get(project=project, key=key, environment_scope=scope)
-    return services.variable_update(variable=variable, **payload.dict(exclude={"filter"}))
+    return _update(project, key, payload)
 
 
 @router.delete("/projects/{project_id}/variables/{key}", response={204: None})
 def delete_variable(request: HttpRequest, project_id: str, key: str) -> tuple[int, None]:
     _, project = _actor(request, project_id, "admin_cicd_variables")
-    variable = selectors.variable_get(
-        project=project, key=key, environment_scope=request.GET.get("filter[environment_scope]")
-    )
-    services.variable_delete(variable=variable)
-    return 204, None
+    return _delete(request, project, key)
+
+
+@router.get("/groups/{group_id}/variables", response=list[VariableOut])
+def list_group_variables(request: HttpRequest, response: HttpResponse, group_id: str) -> list[Variable]:
+    return paginate(request, response, selectors.variable_list(owner=_group_owner(request, group_id)))
+
+
+@router.get("/groups/{group_id}/variables/{key}", response=VariableOut)
+def get_group_variable(request: HttpRequest, group_id: str, key: str) -> Variable:
+    group = _group_owner(request, group_id)
+    return selectors.variable_get(owner=group, key=key, environment_scope=_filter_scope(request))
+
+
+@router.post("/groups/{group_id}/variables", response={201: VariableOut})
+def create_group_variable(request: HttpRequest, group_id: str, payload: VariableCreateIn) -> tuple[int, Variable]:
+    return 201, _create(_group_owner(request, group_id), payload)
+
+
+@router.put("/groups/{group_id}/variables/{key}", response=VariableOut)
+def update_group_variable(request: HttpRequest, group_id: str, key: str, payload: VariableUpdateIn) -> Variable:
+    return _update(_group_owner(request, group_id), key, payload)
+
+
+@router.delete("/groups/{group_id}/variables/{key}", response={204: None})
+def delete_group_variable(request: HttpRequest, group_id: str, key: str) -> tuple[int, None]:
+    return _delete(request, _group_owner(request, group_id), key)
+
+
+@router.get("/admin/ci/variables", response=list[InstanceVariableOut])
+def list_instance_variables(request: HttpRequest, response: HttpResponse) -> list[Variable]:
+    _instance_owner(request)
+    return paginate(request, response, selectors.variable_list(owner=None))
+
+
+@router.get("/admin/ci/variables/{key}", response=InstanceVariableOut)
+def get_instance_variable(request: HttpRequest, key: str) -> Variable:
+    _instance_owner(request)
+    return selectors.variable_get(owner=None, key=key)
+
+
+@router.post("/admin/ci/variables", response={201: InstanceVariableOut})
+def create_instance_variable(request: HttpRequest, payload: VariableCreateIn) -> tuple[int, Variable]:
+    _instance_owner(request)
+    return 201, _create(None, payload)
+
+
+@router.put("/admin/ci/variables/{key}", response=InstanceVariableOut)
+def update_instance_variable(request: HttpRequest, key: str, payload: VariableUpdateIn) -> Variable:
+    _instance_owner(request)
+    return _update(None, key, payload)
+
+
+@router.delete("/admin/ci/variables/{key}", response={204: None})
+def delete_instance_variable(request: HttpRequest, key: str) -> tuple[int, None]:
+    _instance_owner(request)
+    return _delete(request, None, key)
 
 
 # --- lint ----------------------------------------------------------------------------------------------------

@@ -30,9 +30,10 @@ class Status(models.TextChoices):
     SKIPPED = "skipped"
     MANUAL = "manual"
     SCHEDULED = "scheduled"
+    CANCELING = "canceling"  # canceled, but its runner has not stopped yet
 
 
-ACTIVE_STATUSES = frozenset({"created", "pending", "running", "scheduled"})
+ACTIVE_STATUSES = frozenset({"created", "pending", "running", "scheduled", "canceling"})
 COMPLETED_STATUSES = frozenset({"success", "failed", "canceled", "skipped"})
 # What cancel acts on (GitLab's ``CANCELABLE_STATUSES``): manual jobs stay playable.
 CANCELABLE_STATUSES = frozenset({"created", "pending", "running", "scheduled"})
@@ -123,6 +124,8 @@ class Pipeline(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     committed_at = models.DateTimeField(null=True, blank=True)
     duration = models.IntegerField(null=True, blank=True)
+    # ``workflow:auto_cancel`` of the file ({"on_new_commit": "conservative" | "interruptible" | "none"}).
+    auto_cancel = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "iid"], name="ci_pipeline_iid_unique")]
@@ -169,10 +172,18 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True)  # when a delayed job becomes pending
+    # A commit status posted by an external CI (GitLab's ``GenericCommitStatus``): no runner ever takes it.
+    external = models.BooleanField(default=False)
+    target_url = models.CharField(max_length=2048, null=True, blank=True)  # noqa: DJ001 - GitLab tells null from empty here
+    description = models.TextField(null=True, blank=True)  # noqa: DJ001 - GitLab tells null from empty here
+    # Variables of the job's ``artifacts:reports:dotenv``, passed on to the jobs that depend on it.
+    dotenv_variables = models.JSONField(default=list, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["status", "id"]),
+            models.Index(fields=["status", "scheduled_at"]),
             models.Index(fields=["pipeline", "stage_idx"]),
             models.Index(fields=["project", "-id"]),
         ]
@@ -229,13 +240,16 @@ class JobArtifact(models.Model):
 
 
 class Variable(models.Model):
-    """A project CI/CD variable (instance and group variables come later)."""
+    """A CI/CD variable of a project, of a group (inherited by its subgroups and their projects), or of
+    the instance (neither set). One table for the three levels, as their rules are the same: GitLab's
+    ``Ci::Variable``, ``Ci::GroupVariable`` and ``Ci::InstanceVariable`` share one concern."""
 
     class Type(models.TextChoices):
         ENV_VAR = "env_var"
         FILE = "file"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="ci_variables")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="ci_variables")
+    group = models.ForeignKey(Namespace, null=True, blank=True, on_delete=models.CASCADE, related_name="ci_variables")
     key = models.CharField(max_length=255)
     value = models.TextField(blank=True, default="")
     variable_type = models.CharField(max_length=16, choices=Type.choices, default=Type.ENV_VAR)
@@ -247,7 +261,24 @@ class Variable(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "key", "environment_scope"], name="ci_variable_unique")
+            models.CheckConstraint(
+                condition=models.Q(project__isnull=True) | models.Q(group__isnull=True), name="ci_variable_one_owner"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "key", "environment_scope"],
+                condition=models.Q(project__isnull=False),
+                name="ci_variable_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["group", "key", "environment_scope"],
+                condition=models.Q(group__isnull=False),
+                name="ci_group_variable_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=models.Q(project__isnull=True, group__isnull=True),
+                name="ci_instance_variable_unique",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -40,8 +40,9 @@ def _repo_url(base: str, path: str, token: str) -> str:
 
 
 def job_variables(*, job: Job, token: str, base: str, runner: Runner) -> list[dict[str, Any]]:
-    """Predefined variables, then the file's (global and job), then the project's, then the run's:
-    later entries override earlier ones, as the runner applies them."""
+    """GitLab's precedence, lowest first (the runner lets a later entry override an earlier one):
+    predefined, the file's global then job variables, the dotenv reports of the jobs this one depends
+    on, the instance's, the groups' (closest last), the project's, then the run's own variables."""
     pipeline, project = job.pipeline, job.project
     job_url = f"{base}/{project.full_path}/-/jobs/{job.pk}"
     options = job.options
@@ -98,9 +99,12 @@ def job_variables(*, job: Job, token: str, base: str, runner: Runner) -> list[di
     out += [_var(k, v) for k, v in values.items()]
     out += [_var(v["key"], v["value"], raw=bool(v.get("raw"))) for v in pipeline.yaml_variables]
     out += [_var(v["key"], v["value"], raw=bool(v.get("raw"))) for v in options.get("yaml_variables", [])]
-    for variable in selectors.variable_list(project=project):
-        if variable.protected and not pipeline.protected:
-            continue
+    for dependency in selectors.dotenv_sources(job=job):
+        out += [_var(v["key"], v["value"]) for v in dependency.dotenv_variables]
+    environment = (options.get("environment") or {}).get("name")
+    for variable in selectors.variables_for_project(
+        project=project, protected=pipeline.protected, environment=environment
+    ):
         out.append(
             _var(
                 variable.key,

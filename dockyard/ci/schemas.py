@@ -277,16 +277,21 @@ class JobOut(Schema):
                 "architecture": info.get("architecture"), "ip_address": manager.ip_address or None}  # fmt: skip
 
 
-class VariableOut(Schema):
-    variable_type: str
+class InstanceVariableOut(Schema):
+    """GitLab's instance variable entity: no environment scope, nothing hidden."""
+
     key: str
+    description: str | None
+    variable_type: str
     value: str | None
-    hidden: bool = False
     protected: bool
     masked: bool
     raw: bool
+
+
+class VariableOut(InstanceVariableOut):
+    hidden: bool = False
     environment_scope: str
-    description: str | None
 
 
 class VariableCreateIn(Schema):

@@ -7,6 +7,7 @@ whatever its length.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from dockyard.ci.models import (
     token_digest,
 )
 from dockyard.core.errors import BadRequest, NotFound
+from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.projects.models import Project
 
@@ -187,6 +189,13 @@ def dependency_jobs(*, job: Job) -> list[Job]:
     return list(qs.order_by("stage_idx", "id"))
 
 
+def dotenv_sources(*, job: Job) -> list[Job]:
+    """The jobs whose ``dotenv`` report variables ``job`` inherits (those it takes artifacts from),
+    in stage order so that a later job's value wins."""
+    qs = job_ids_in_pipeline_before(job=job).only("id", "stage_idx", "dotenv_variables")
+    return [dep for dep in qs.order_by("stage_idx", "id") if dep.dotenv_variables]
+
+
 def pending_jobs_for(*, runner: Runner) -> list[Job]:
     """The oldest pending jobs of the projects this runner serves (tags are checked by the caller)."""
     qs = Job.objects.filter(status=Status.PENDING)
@@ -320,19 +329,65 @@ def runner_project_ids(*, runners: Sequence[Runner]) -> dict[int, list[Project]]
 
 # --- variables ------------------------------------------------------------------------------------
 
+VariableOwner = Project | Namespace | None
+"""Whose CI/CD variables: a project's, a group's, or (``None``) the instance's."""
 
-def variable_list(*, project: Project) -> QuerySet[Variable]:
-    return Variable.objects.filter(project=project).order_by("key", "id")
+
+def _owner_filter(owner: VariableOwner) -> Q:
+    if isinstance(owner, Project):
+        return Q(project=owner)
+    if isinstance(owner, Namespace):
+        return Q(group=owner)
+    return Q(project__isnull=True, group__isnull=True)
 
 
-def variable_get(*, project: Project, key: str, environment_scope: str | None = None) -> Variable:
-    qs = Variable.objects.filter(project=project, key=key)
+def variable_list(*, owner: VariableOwner) -> QuerySet[Variable]:
+    return Variable.objects.filter(_owner_filter(owner)).order_by("key", "id")
+
+
+def variable_get(*, owner: VariableOwner, key: str, environment_scope: str | None = None) -> Variable:
+    qs = Variable.objects.filter(_owner_filter(owner), key=key)
     if environment_scope:
         qs = qs.filter(environment_scope=environment_scope)
     variable = qs.order_by("id").first()
     if variable is None:
         raise NotFound("Variable")
     return variable
+
+
+def environment_scope_matches(scope: str, environment: str | None) -> bool:
+    """GitLab's ``for_environment``: ``*`` matches every job; other scopes (``*`` a wildcard) only jobs
+    deploying to a matching environment."""
+    if scope == "*":
+        return True
+    if not environment:
+        return False
+    return re.fullmatch(".*".join(re.escape(part) for part in scope.split("*")), environment) is not None
+
+
+def _scope_rank(scope: str) -> int:
+    return 0 if scope == "*" else 1 if "*" in scope else 2
+
+
+def variables_for_project(*, project: Project, protected: bool, environment: str | None = None) -> list[Variable]:
+    """The instance's, the project's groups' (root first) and the project's own variables that apply to a
+    job on a ``protected`` ref deploying to ``environment``, in one query and in ascending precedence:
+    where a key repeats, the later entry wins (the closest subgroup over its parents, an exact
+    environment scope over a wildcard, the project over its groups over the instance)."""
+    groups = project.namespace.ancestor_ids if project.namespace.kind == Namespace.Kind.GROUP else []
+    depth = {group_id: index for index, group_id in enumerate(groups)}
+    qs = Variable.objects.filter(
+        Q(project=project) | Q(group_id__in=groups) | Q(project__isnull=True, group__isnull=True)
+    )
+    if not protected:
+        qs = qs.filter(protected=False)
+    rows = [v for v in qs if environment_scope_matches(v.environment_scope, environment)]
+
+    def rank(v: Variable) -> tuple[int, int, int, int]:
+        level = 2 if v.project_id else 1 if v.group_id else 0
+        return (level, depth.get(v.group_id or 0, 0), _scope_rank(v.environment_scope), v.pk)
+
+    return sorted(rows, key=rank)
 
 
 def jobs_by_pipeline(*, pipelines: Sequence[Pipeline]) -> dict[int, list[Job]]:

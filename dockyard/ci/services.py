@@ -234,8 +234,8 @@ def commit_variables(*, project_id: int, sha: str) -> dict[str, str]:
 
 
 def _user_variables(*, project: Project, protected: bool, extra: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Project variables (protected ones only on protected refs), then the run's own variables."""
-    values = {v.key: v.value for v in selectors.variable_list(project=project) if protected or not v.protected}
+    """Instance, group and project variables (protected ones only on protected refs), then the run's own."""
+    values = {v.key: v.value for v in selectors.variables_for_project(project=project, protected=protected)}
     values.update({str(v["key"]): str(v.get("value", "")) for v in extra})
     return values
 
@@ -1159,7 +1159,9 @@ def _variable_errors(
             ]
     if variable_type is not None and variable_type not in Variable.Type.values:
         errors["variable_type"] = ["is not included in the list"]
-    if masked and value is not None and (len(value) < 8 or "\n" in value):
+    if value is not None and len(value) > 10_000:
+        errors["value"] = ["is too long (maximum is 10000 characters)"]
+    elif masked and value is not None and (len(value) < 8 or "\n" in value):
         errors["value"] = ["is invalid"]
     return errors
 
@@ -1167,7 +1169,7 @@ def _variable_errors(
 @transaction.atomic
 def variable_create(
     *,
-    project: Project,
+    owner: selectors.VariableOwner,
     key: str,
     value: str,
     variable_type: str | None = None,
@@ -1177,12 +1179,15 @@ def variable_create(
     environment_scope: str | None = None,
     description: str | None = None,
 ) -> Variable:
+    """A variable of a project, a group or (``owner=None``) the instance; instance variables have no
+    environment scope."""
     check(_variable_errors(key=key, value=value, masked=bool(masked), variable_type=variable_type))
-    scope = environment_scope or "*"
-    if Variable.objects.filter(project=project, key=key, environment_scope=scope).exists():
+    scope = (environment_scope or "*") if owner is not None else "*"
+    if selectors.variable_list(owner=owner).filter(key=key, environment_scope=scope).exists():
         raise ValidationFailed({"key": [f"({key}) has already been taken"]})
     return Variable.objects.create(
-        project=project,
+        project=owner if isinstance(owner, Project) else None,
+        group=owner if isinstance(owner, Namespace) else None,
         key=key,
         value=value,
         variable_type=variable_type or Variable.Type.ENV_VAR,
@@ -1199,6 +1204,14 @@ def variable_update(*, variable: Variable, **fields: Any) -> Variable:
     masked = fields.get("masked") if fields.get("masked") is not None else variable.masked
     value = fields.get("value") if fields.get("value") is not None else variable.value
     check(_variable_errors(key=None, value=value, masked=bool(masked), variable_type=fields.get("variable_type")))
+    instance = variable.project_id is None and variable.group_id is None
+    scope = fields.get("environment_scope")
+    if instance or scope in (None, variable.environment_scope):
+        fields.pop("environment_scope", None)
+    else:
+        owner = variable.project or variable.group
+        if selectors.variable_list(owner=owner).filter(key=variable.key, environment_scope=scope).exists():
+            raise ValidationFailed({"key": [f"({variable.key}) has already been taken"]})
     for name, new in fields.items():
         if new is not None:
             setattr(variable, name, new)

@@ -519,6 +519,18 @@ def can_on_project_ci(user: User | None, action: str, project: Project) -> bool:
     return active.is_admin or project_access_level(active, project) >= CI_RULES[action]
 
 
+# Group CI/CD variables: the group's maintainers (inherited down its subgroups) manage them.
+GROUP_CI_RULES: dict[str, int] = {"admin_cicd_variables": AccessLevel.MAINTAINER}
+
+
+def can_on_group_ci(user: User | None, action: str, group: Namespace) -> bool:
+    """Whether ``user`` may do ``action`` (a key of GROUP_CI_RULES) on ``group``'s CI/CD settings."""
+    active = _active(user)
+    if active is None:
+        return False
+    return active.is_admin or namespace_access_level(active, group) >= GROUP_CI_RULES[action]
+
+
 # --- merge requests -------------------------------------------------------------------------------
 # GitLab's rules: whoever may read a project's code reads its merge requests and, signed in, comments;
 # developers open, edit, approve and merge them (merging into a protected branch needs its

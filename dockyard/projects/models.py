@@ -34,6 +34,8 @@ class Project(models.Model):
     merge_method = models.CharField(max_length=16, default="merge")  # merge | rebase_merge | ff
     approvals_before_merge = models.IntegerField(default=0)
     only_allow_merge_if_all_discussions_are_resolved = models.BooleanField(default=False)
+    # A new push cancels the ref's older pipelines whose running jobs are all interruptible.
+    auto_cancel_pending_pipelines = models.CharField(max_length=16, default="enabled")  # enabled | disabled
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(default=timezone.now)

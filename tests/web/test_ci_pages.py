@@ -296,8 +296,8 @@ def test_lint_page(setup: dict[str, Any]) -> None:
 
 def test_variables_page_hides_masked_values_and_manages_variables(setup: dict[str, Any]) -> None:
     project = setup["project"]
-    ci.variable_create(project=project, key="PLAIN", value="visible-value")
-    ci.variable_create(project=project, key="SECRET", value="super-secret-token", masked=True)
+    ci.variable_create(owner=project, key="PLAIN", value="visible-value")
+    ci.variable_create(owner=project, key="SECRET", value="super-secret-token", masked=True)
     ci.runner_create(actor=setup["owner"], runner_type="project_type", project=project, description="own runner")
     client = signed_in(setup["maintainer"])
     url = f"{BASE}/settings/ci_cd"
@@ -311,16 +311,16 @@ def test_variables_page_hides_masked_values_and_manages_variables(setup: dict[st
     response = client.post(f"{url}/variables", {"key": "TOKEN", "value": "short", "masked": "on"})
     assert response.status_code == 400 and "Value is invalid" in response.content.decode()
     assert client.post(f"{url}/variables", {"key": "NEW", "value": "v1", "protected": "on"}).status_code == 302
-    new = ci_selectors.variable_get(project=project, key="NEW")
+    new = ci_selectors.variable_get(owner=project, key="NEW")
     assert new.value == "v1" and new.protected
     # Edit: an empty value keeps the stored one; flags change.
     client.post(f"{url}/variables/update", {"key": "SECRET", "environment_scope": "*", "value": "", "raw": "on"})
-    secret = ci_selectors.variable_get(project=project, key="SECRET")
+    secret = ci_selectors.variable_get(owner=project, key="SECRET")
     assert secret.value == "super-secret-token" and secret.raw and not secret.masked
     client.post(f"{url}/variables/update", {"key": "NEW", "environment_scope": "*", "value": "v2"})
-    assert ci_selectors.variable_get(project=project, key="NEW").value == "v2"
+    assert ci_selectors.variable_get(owner=project, key="NEW").value == "v2"
     client.post(f"{url}/variables/remove", {"key": "NEW", "environment_scope": "*"})
-    assert [v.key for v in ci_selectors.variable_list(project=project)] == ["PLAIN", "SECRET"]
+    assert [v.key for v in ci_selectors.variable_list(owner=project)] == ["PLAIN", "SECRET"]
     # Reporters (and below) get 404, even for posts.
     reporter = signed_in(setup["reporter"])
     assert reporter.get(url).status_code == 404

@@ -414,7 +414,7 @@ def _variable_values(data: Any) -> dict[str, Any]:
 def _settings_page(
     request: HttpRequest, project: Project, *, values: dict[str, Any], errors: dict[str, list[str]]
 ) -> HttpResponse:
-    variables = list(selectors.variable_list(project=project))
+    variables = list(selectors.variable_list(owner=project))
     runners = list(selectors.runner_list_for_project(project=project, filters=selectors.RunnerFilters()))
     return _page(
         request,
@@ -446,7 +446,7 @@ def variable_add(request: HttpRequest, namespace_path: str, project_path: str) -
     project = _ci_project(request, namespace_path, project_path, "admin_cicd_variables")
     values = _variable_values(request.POST)
     try:
-        services.variable_create(project=project, **values)
+        services.variable_create(owner=project, **values)
     except DockyardError as exc:
         errors = form_errors(exc, labels=VARIABLE_LABELS)
         return _settings_page(request, project, values={**values, "value": ""}, errors=errors)
@@ -457,7 +457,7 @@ def variable_add(request: HttpRequest, namespace_path: str, project_path: str) -
 def _variable(project: Project, data: Any) -> Variable:
     with not_found_as_404():
         return selectors.variable_get(
-            project=project, key=data.get("key", ""), environment_scope=data.get("environment_scope") or None
+            owner=project, key=data.get("key", ""), environment_scope=data.get("environment_scope") or None
         )
 
 
