@@ -24,6 +24,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from dockyard.ci import payload, selectors, services
 from dockyard.ci.models import Job, Status
 from dockyard.config.env import ENV
+from dockyard.core.errors import BadRequest
 from dockyard.core.middleware import observe
 from dockyard.core.native import (
     BodyTooLarge,
@@ -307,17 +308,22 @@ async def _upload(scope: Scope, receive: Receive, send: Send, job_id: int, heade
             return 400
         size = writer.bytes_written
         await asyncio.to_thread(writer.commit)
-    await run_db(
-        services.artifact_create,
-        job=job,
-        file_type=file_type,
-        file_format=file_format,
-        filename=parser.filename,
-        storage_key=key,
-        size=size,
-        sha256=digest.hexdigest(),
-        expire_in=query.get("expire_in"),
-    )
+    try:
+        await run_db(
+            services.artifact_create,
+            job=job,
+            file_type=file_type,
+            file_format=file_format,
+            filename=parser.filename,
+            storage_key=key,
+            size=size,
+            sha256=digest.hexdigest(),
+            expire_in=query.get("expire_in"),
+        )
+    except BadRequest as exc:  # a dotenv report that breaks GitLab's rules: 400 with its reason
+        await asyncio.to_thread(object_storage().delete, key)
+        await respond_json(send, 400, {"message": exc.message})
+        return 400
     await respond_json(send, 201, {"message": "201 Created"})
     return 201
 

@@ -15,7 +15,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -908,6 +910,57 @@ def _artifacts_delete(qs: Any) -> None:
     transaction.on_commit(lambda: [storage.delete(k) for k in keys])
 
 
+# GitLab's default plan limits for ``artifacts:reports:dotenv`` (``dotenv_variables``, ``dotenv_size``).
+DOTENV_MAX_VARIABLES = 20
+DOTENV_MAX_SIZE = 5 * 1024
+_DOTENV_LINE = re.compile(r"^(.*?)=(.*)$")
+
+
+def _gzip_members(data: bytes) -> list[bytes]:
+    """Each member of a gzip stream (the runner writes one per dotenv file), or the data itself if it is
+    not gzip (``artifact_format=raw``)."""
+    if not data.startswith(b"\x1f\x8b"):
+        return [data]
+    members = []
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            members.append(inflater.decompress(data, DOTENV_MAX_SIZE * 4) + inflater.flush())
+        except zlib.error:
+            raise BadRequest("Invalid Format") from None
+        data = inflater.unused_data
+    return members
+
+
+def dotenv_parse(data: bytes) -> list[dict[str, str]]:
+    """The variables of a dotenv report, by GitLab's rules (``Ci::ParseDotenvArtifactService``): every line
+    is ``KEY=VALUE`` (both stripped; anything else fails the whole report), a repeated key keeps its last
+    value, keys are CI/CD variable keys, at most :data:`DOTENV_MAX_VARIABLES`. Raises :class:`BadRequest`."""
+    variables: dict[str, str] = {}
+    for blob in _gzip_members(data):
+        text = blob.decode("utf-8", errors="replace").removeprefix("\ufeff")
+        for line in text.splitlines():
+            match = _DOTENV_LINE.match(line)
+            if match is None:
+                raise BadRequest("Invalid Format")
+            key, value = match[1].strip(), match[2].strip()
+            errors = _variable_errors(key=key, value=value, masked=False, variable_type=None)
+            if errors:
+                field, messages = next(iter(errors.items()))
+                raise BadRequest(f"Validation failed: {field.capitalize()} {messages[0]}")
+            variables[key] = value
+    if len(variables) > DOTENV_MAX_VARIABLES:
+        raise BadRequest(f"Dotenv files cannot have more than {DOTENV_MAX_VARIABLES} variables")
+    return [{"key": key, "value": value} for key, value in variables.items()]
+
+
+def _dotenv_read(*, storage_key: str, size: int) -> list[dict[str, str]]:
+    if size >= DOTENV_MAX_SIZE:
+        raise BadRequest(f"Dotenv Artifact Too Big. Maximum Allowable Size: {DOTENV_MAX_SIZE}")
+    with object_storage().open_read(storage_key) as reader:
+        return dotenv_parse(reader.read(DOTENV_MAX_SIZE))
+
+
 @transaction.atomic
 def artifact_create(
     *,
@@ -920,7 +973,12 @@ def artifact_create(
     sha256: str,
     expire_in: str | None,
 ) -> JobArtifact:
-    """Record an uploaded artifact (already in object storage), replacing an earlier one of its type."""
+    """Record an uploaded artifact (already in object storage), replacing an earlier one of its type. A
+    ``dotenv`` report is parsed here, as GitLab does on upload: its variables go to the jobs that depend
+    on this one, and a report that breaks the rules is refused (:class:`BadRequest`, nothing recorded)."""
+    if file_type == "dotenv":
+        job.dotenv_variables = _dotenv_read(storage_key=storage_key, size=size)
+        job.save(update_fields=["dotenv_variables"])
     expire_at = None
     if expire_in and expire_in.strip().lower() not in ("never", "0"):
         seconds = parse_duration(expire_in)

@@ -133,3 +133,75 @@ def test_instance_group_and_project_variables_with_precedence(
         for variable in gl.variables.list(get_all=True):
             if variable.key in (instance_key, "LEVEL"):
                 gl.variables.delete(variable.key)
+
+
+DOTENV_YAML = """\
+stages: [build, deploy]
+variables:
+  VERSION: from-yaml
+build:
+  stage: build
+  script: [echo VERSION=1.2.3 >> build.env]
+  artifacts:
+    reports:
+      dotenv: build.env
+deploy:
+  stage: deploy
+  needs: [build]
+  script: [echo $VERSION]
+blind:
+  stage: deploy
+  needs: [{job: build, artifacts: false}]
+  script: [echo $VERSION]
+"""
+
+
+def _upload_dotenv(server: LiveServer, job: dict[str, Any], text: str) -> Any:
+    import gzip
+
+    import requests
+
+    return requests.post(
+        f"{server.url}/api/v4/jobs/{job['id']}/artifacts",
+        params={"artifact_format": "gzip", "artifact_type": "dotenv"},
+        files={"file": ("dotenv.gz", gzip.compress(text.encode()), "application/octet-stream")},
+        headers={"JOB-TOKEN": job["token"]},
+    )
+
+
+def test_dotenv_report_variables_reach_the_jobs_that_need_them(
+    ci_server: LiveServer, ci_root: gitlab.Gitlab, git: Git, tmp_path: Path
+) -> None:
+    gl = ci_root
+    group = gl.groups.create({"name": f"Dotenv {secrets.token_hex(3)}", "path": f"dotenv-{secrets.token_hex(3)}"})
+    project = gl.projects.create({"name": "app", "namespace_id": group.id})
+    work = tmp_path / "work"
+    git.run("init", "-q", str(work))
+    git.commit(work, ".gitlab-ci.yml", DOTENV_YAML, "Add CI")
+    git.run("push", "-q", _remote(ci_server, project), "main", cwd=work)
+    runner = _register(ci_server, gl, runner_type="project_type", project_id=project.id)
+    _pipelines(project, 1)
+
+    build = runner.take("build")
+    assert [a["artifact_type"] for a in build["artifacts"]] == ["dotenv"]
+    assert runner.update(build, "running").status_code == 200
+    # GitLab's rules: KEY=VALUE lines only, valid keys, at most 20 variables; a broken report is refused.
+    bad = _upload_dotenv(ci_server, build, "VERSION=1\nnot a line\n")
+    assert bad.status_code == 400 and bad.json()["message"] == "Invalid Format"
+    bad_key = _upload_dotenv(ci_server, build, "MY-KEY=1\n")
+    assert bad_key.status_code == 400 and "Key" in bad_key.json()["message"]
+    too_many = _upload_dotenv(ci_server, build, "".join(f"K{i}=v\n" for i in range(21)))
+    assert too_many.status_code == 400
+    assert too_many.json()["message"] == "Dotenv files cannot have more than 20 variables"
+    ok = _upload_dotenv(ci_server, build, "VERSION = 1.2.3\nBUILD_ID=42\nBUILD_ID=43\n")
+    assert ok.status_code == 201, ok.text
+    assert runner.update(build, "success", exit_code=0).status_code == 200
+
+    first, second = runner.request_job(), runner.request_job()
+    assert first is not None and second is not None
+    taken = {job["job_info"]["name"]: effective(job) for job in (first, second)}
+    assert taken["deploy"]["VERSION"]["value"] == "1.2.3"  # the report beats the file's variables
+    assert taken["deploy"]["BUILD_ID"]["value"] == "43"
+    assert taken["blind"]["VERSION"]["value"] == "from-yaml"  # needs without artifacts: no report
+    assert "BUILD_ID" not in taken["blind"]
+    assert [a["file_type"] for a in project.jobs.get(build["id"]).attributes["artifacts"]] == ["dotenv"]
