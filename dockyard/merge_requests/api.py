@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema
 
 from dockyard.accounts.auth import current_user, require_user
 from dockyard.accounts.models import User
+from dockyard.core.errors import NotFound
 from dockyard.core.pagination import paginate, paginate_list
 from dockyard.merge_requests import selectors, services
 from dockyard.merge_requests.models import MergeRequest
@@ -101,7 +102,6 @@ def _project(request: HttpRequest, project_id: str) -> tuple[User | None, Projec
 def _mr(request: HttpRequest, project_id: str, mr_iid: str) -> tuple[User | None, MergeRequest]:
     viewer, project = _project(request, project_id)
     mr = selectors.merge_request_get_for(viewer=viewer, project=project, iid=mr_iid)
-    mr.source_project = project
     return viewer, mr
 
 
@@ -174,9 +174,16 @@ def create_merge_request(
 ) -> tuple[int, MergeRequest]:
     actor = require_user(request)
     _, project = _project(request, project_id)
+    target = None
+    if payload.target_project_id and payload.target_project_id != project.id:
+        try:
+            target = project_selectors.project_get_for(viewer=actor, ref=payload.target_project_id)
+        except NotFound:
+            raise NotFound("Target Project") from None
     mr = services.merge_request_create(
         actor=actor,
         project=project,
+        target_project=target,
         source_branch=payload.source_branch,
         target_branch=payload.target_branch,
         title=payload.title,

@@ -30,7 +30,6 @@ def _mr(request: HttpRequest, project_id: str, mr_iid: str) -> tuple[User | None
     viewer = current_user(request)
     project = project_selectors.project_get_for(viewer=viewer, ref=project_id)
     mr = mr_selectors.merge_request_get_for(viewer=viewer, project=project, iid=mr_iid)
-    mr.source_project = project
     return viewer, mr
 
 

@@ -23,10 +23,11 @@ def draftless_title(title: str) -> str:
 class MergeRequest(models.Model):
     """A request to merge ``source_branch`` of ``source_project`` into ``target_branch`` of ``project``.
 
-    ``project`` is the target project, numbered by ``iid`` within it. ``source_project`` is the same project
-    for now; forks will set another one. ``merge_status`` is the git-level answer (can the branches be
-    merged without conflicts), computed in the background after pushes; ``detailed_merge_status`` adds
-    everything else that blocks a merge (draft, approvals, discussions, rebase needed).
+    ``project`` is the target project, numbered by ``iid`` within it. ``source_project`` is the same project,
+    or a fork in the same fork network (its head is then fetched into the target repository as
+    ``refs/merge-requests/<iid>/head``); None once that fork is deleted. ``merge_status`` is the git-level
+    answer (can the branches be merged without conflicts), computed in the background after pushes;
+    ``detailed_merge_status`` adds everything else that blocks a merge (draft, approvals, discussions, rebase needed).
     """
 
     class State(models.TextChoices):
@@ -44,7 +45,9 @@ class MergeRequest(models.Model):
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="merge_requests")
     iid = models.IntegerField()
-    source_project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    source_project = models.ForeignKey(
+        "projects.Project", null=True, on_delete=models.SET_NULL, related_name="merge_requests_from"
+    )
     source_branch = models.CharField(max_length=255)
     target_branch = models.CharField(max_length=255)
     title = models.CharField(max_length=255)

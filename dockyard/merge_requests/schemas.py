@@ -45,7 +45,7 @@ class MergeRequestBasicOut(Schema):
     assignees: list[UserBasic]
     assignee: UserBasic | None
     reviewers: list[UserBasic]
-    source_project_id: int
+    source_project_id: int | None
     target_project_id: int
     labels: list[Any]
     draft: bool

@@ -63,6 +63,7 @@ def with_details(qs: QuerySet[MergeRequest]) -> QuerySet[MergeRequest]:
     return (
         qs.select_related(
             "project__namespace",
+            "source_project__namespace",
             "author",
             "merged_by",
             "closed_by",
@@ -103,6 +104,8 @@ def merge_request_get_for(*, viewer: User | None, project: Project, iid: int | s
     if mr is None:
         raise NotFound("Merge Request")
     mr.project = project
+    if mr.source_project_id == project.id:
+        mr.source_project = project
     return mr
 
 

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dockyard.accounts.models import User
-from dockyard.core.errors import BadRequest, DockyardError, Forbidden, NotFound, Unauthorized, check
+from dockyard.core.errors import BadRequest, DockyardError, Forbidden, NotFound, Unauthorized, ValidationFailed, check
 from dockyard.events.models import Event
 from dockyard.issues import selectors as issue_selectors
 from dockyard.issues import services as issue_services
@@ -43,7 +43,7 @@ from dockyard.projects.models import Project
 from dockyard.projects.services import iid_next
 from dockyard.repos import selectors as repo_selectors
 from dockyard.repos import services as repos
-from dockyard.repos.git import GitError, is_ancestor
+from dockyard.repos.git import GitError, fetch_commit, is_ancestor
 from dockyard.repos.git import merge as git_merge
 from dockyard.repos.git import read as git_read
 from dockyard.repos.git.write import ZERO_SHA, Signature, update_ref
@@ -89,6 +89,34 @@ def _event(mr: MergeRequest, actor: User | None, action: str) -> None:
 def _heads(project: Project, *branches: str) -> list[str | None]:
     repo = git_read.Repository(project.id)
     return [repo.ref_target(f"refs/heads/{b}") for b in branches]
+
+
+def head_ref(mr: MergeRequest) -> str:
+    """Where the target repository keeps a fork merge request's source head (GitLab's ref)."""
+    return f"refs/merge-requests/{mr.iid}/head"
+
+
+def _fetch_source(mr: MergeRequest, sha: str) -> None:
+    """Make the source commit ``sha`` readable in the target repository, where every diff, merge and
+    rebase of the merge request is computed. From a fork its objects are fetched and kept reachable as
+    :func:`head_ref`; within one project they are there already."""
+    if mr.source_project_id is not None and mr.source_project_id != mr.project_id:
+        fetch_commit(mr.project_id, from_project_id=mr.source_project_id, sha=sha, ref=head_ref(mr))
+
+
+def _mr_heads(mr: MergeRequest, target_branch: str | None = None) -> tuple[str | None, str | None]:
+    """``(source head, target head)`` now, the source head's objects present in the target repository.
+    A deleted source project has no head."""
+    (target_head,) = _heads(mr.project, target_branch or mr.target_branch)
+    if mr.source_project is None:
+        return None, target_head
+    if mr.source_project_id == mr.project_id:
+        (source_head,) = _heads(mr.project, mr.source_branch)
+    else:
+        (source_head,) = _heads(mr.source_project, mr.source_branch)
+        if source_head is not None:
+            _fetch_source(mr, source_head)
+    return source_head, target_head
 
 
 def _sentence(items: list[str]) -> str:
@@ -212,9 +240,8 @@ def diff_version_create(mr: MergeRequest, *, source_head: str, target_head: str)
     )
 
 
-def _git_state(mr: MergeRequest) -> tuple[str, bool, bool]:
-    """``(merge_status, has_conflicts, need_rebase)`` of the branches as they are now."""
-    source_head, target_head = _heads(mr.source_project, mr.source_branch, mr.target_branch)
+def _git_state(mr: MergeRequest, source_head: str | None, target_head: str | None) -> tuple[str, bool, bool]:
+    """``(merge_status, has_conflicts, need_rebase)`` of the branches at these heads."""
     if source_head is None or target_head is None:
         return MergeRequest.MergeStatus.CANNOT_BE_MERGED, False, False
     result = git_merge.merge_tree(mr.project_id, target_head, source_head)
@@ -258,8 +285,8 @@ def status_refresh(mr: MergeRequest) -> MergeRequest:
         MergeRequest.objects.filter(pk=mr.pk).update(detailed_merge_status="not_open")
         mr.detailed_merge_status = "not_open"
         return mr
-    source_head, target_head = _heads(mr.source_project, mr.source_branch, mr.target_branch)
-    status, conflicts, need_rebase = _git_state(mr)
+    source_head, target_head = _mr_heads(mr)
+    status, conflicts, need_rebase = _git_state(mr, source_head, target_head)
     detailed = _detailed(
         mr, has_conflicts=conflicts, need_rebase=need_rebase, branch_missing=source_head is None or target_head is None
     )
@@ -299,6 +326,7 @@ def source_branch_pushed(*, mr: MergeRequest, actor: User | None, old: str, new:
     (target_head,) = _heads(mr.project, mr.target_branch)
     if target_head is None:
         return
+    _fetch_source(mr, new)
     diff_version_create(mr, source_head=new, target_head=target_head)
     repo = git_read.Repository(mr.project_id)
     since = latest.head_commit_sha if latest is not None else target_head
@@ -324,11 +352,20 @@ def _bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _fork_network_root(project: Project) -> int:
+    seen: set[int] = set()
+    while project.forked_from_id is not None and project.pk not in seen:
+        seen.add(project.pk)
+        project = Project.objects.only("id", "forked_from_id").get(pk=project.forked_from_id)
+    return project.pk
+
+
 @transaction.atomic
-def merge_request_create(
+def merge_request_create(  # GitLab's checks, in GitLab's order
     *,
     actor: User,
     project: Project,
+    target_project: Project | None = None,
     source_branch: str | None,
     target_branch: str | None,
     title: str | None,
@@ -340,16 +377,24 @@ def merge_request_create(
     remove_source_branch: bool | None = None,
     squash: bool | None = None,
 ) -> MergeRequest:
-    if not policy.can_create_merge_request(actor, project):
+    """Open a merge request from ``source_branch`` of ``project`` into ``target_branch`` of
+    ``target_project`` (``project`` itself by default, or a project of the same fork network). It lives,
+    and is numbered, in the target project."""
+    source_project = project
+    project = target_project or project
+    if project.pk != source_project.pk and _fork_network_root(project) != _fork_network_root(source_project):
+        raise ValidationFailed({"validate_fork": ["Source project is not a fork of the target project"]})
+    if not policy.can_create_merge_request(actor, project, source_project=source_project):
         raise Forbidden()
     for name, value in (("title", title), ("source_branch", source_branch), ("target_branch", target_branch)):
         if not value or not str(value).strip():
             raise BadRequest(f"{name} is missing")
     assert title is not None and source_branch is not None and target_branch is not None
     check({"title": ["is too long (maximum is 255 characters)"] if len(title.strip()) > 255 else []})
-    if source_branch == target_branch:
+    if source_branch == target_branch and project.pk == source_project.pk:
         raise HttpStatus(422, ["You can't use same project/branch for source and target"])
-    source_head, target_head = _heads(project, source_branch, target_branch)
+    (source_head,) = _heads(source_project, source_branch)
+    (target_head,) = _heads(project, target_branch)
     missing = [
         f'{kind} branch "{name}" does not exist'
         for kind, name, head in (("Source", source_branch, source_head), ("Target", target_branch, target_head))
@@ -358,14 +403,14 @@ def merge_request_create(
     if missing:
         raise HttpStatus(422, missing)
     assert source_head is not None and target_head is not None
-    other = selectors.open_for_source(project=project, branch=source_branch).order_by("iid").first()
+    other = selectors.open_for_source(project=source_project, branch=source_branch).order_by("iid").first()
     if other is not None:
         raise HttpStatus(409, [f"Another open merge request already exists for this source branch: !{other.iid}"])
     now = timezone.now()
     mr = MergeRequest.objects.create(
         project=project,
         iid=iid_next(project=project, usage="merge_requests"),
-        source_project=project,
+        source_project=source_project,
         source_branch=source_branch,
         target_branch=target_branch,
         title=title.strip(),
@@ -384,6 +429,7 @@ def merge_request_create(
         mr.assignees.add(*_resolve_users(assignee_ids))
     if reviewer_ids:
         mr.reviewers.add(*_resolve_users(reviewer_ids))
+    _fetch_source(mr, source_head)
     diff_version_create(mr, source_head=source_head, target_head=target_head)
     _event(mr, actor, Event.Action.CREATED)
     project.last_activity_at = now
@@ -435,7 +481,7 @@ def merge_request_update(  # noqa: PLR0915  # one branch per GitLab parameter
     if target_branch is not None and target_branch != mr.target_branch:
         if target_branch == mr.source_branch:
             raise HttpStatus(422, ["You can't use same project/branch for source and target"])
-        source_head, target_head = _heads(mr.project, mr.source_branch, target_branch)
+        source_head, target_head = _mr_heads(mr, target_branch)
         if target_head is None:
             raise HttpStatus(422, [f'Target branch "{target_branch}" does not exist'])
         _note(mr, actor, f"changed target branch from `{mr.target_branch}` to `{target_branch}`")
@@ -502,10 +548,14 @@ def merge_request_close(*, actor: User, mr: MergeRequest) -> MergeRequest:
 def merge_request_reopen(*, actor: User, mr: MergeRequest) -> MergeRequest:
     if mr.state != MergeRequest.State.CLOSED:
         return mr
-    source_head, target_head = _heads(mr.project, mr.source_branch, mr.target_branch)
+    source_head, target_head = _mr_heads(mr)
     if source_head is None or target_head is None:
         raise HttpStatus(422, ["Cannot reopen: a branch of this merge request no longer exists"])
-    other = selectors.open_for_source(project=mr.source_project, branch=mr.source_branch).exclude(pk=mr.pk).first()
+    other = (
+        selectors.open_for_source(project=mr.source_project, branch=mr.source_branch).exclude(pk=mr.pk).first()
+        if mr.source_project is not None
+        else None
+    )
     if other is not None:
         raise HttpStatus(409, [f"Another open merge request already exists for this source branch: !{other.iid}"])
     mr.state, mr.closed_at, mr.closed_by, mr.updated_at = MergeRequest.State.OPENED, None, None, timezone.now()
@@ -611,9 +661,10 @@ def merge(*, actor: User, mr: MergeRequest, options: MergeOptions) -> MergeReque
         raise Unauthorized()
     project = mr.project
     _lock_branch(project, mr.target_branch)
+    source_project = mr.source_project
     mr.refresh_from_db()
-    mr.project = project
-    source_head, target_head = _heads(project, mr.source_branch, mr.target_branch)
+    mr.project, mr.source_project = project, source_project
+    source_head, target_head = _mr_heads(mr)
     latest = selectors.version_latest(merge_request=mr)
     if mr.is_open and source_head is not None and (latest is None or latest.head_commit_sha != source_head):
         source_branch_pushed(mr=mr, actor=None, old=latest.head_commit_sha if latest else ZERO_SHA, new=source_head)
@@ -687,9 +738,9 @@ def merge(*, actor: User, mr: MergeRequest, options: MergeOptions) -> MergeReque
     remove = (
         mr.should_remove_source_branch if mr.should_remove_source_branch is not None else mr.force_remove_source_branch
     )
-    if remove:
-        with contextlib.suppress(DockyardError):  # protected, or moved meanwhile: GitLab leaves it
-            repos.branch_delete(project=project, user=actor, branch=mr.source_branch)
+    if remove and source_project is not None:
+        with contextlib.suppress(DockyardError):  # protected, moved meanwhile, or not theirs: GitLab leaves it
+            repos.branch_delete(project=source_project, user=actor, branch=mr.source_branch)
     return mr
 
 
@@ -717,10 +768,13 @@ def _close_issues(mr: MergeRequest, actor: User, source_head: str) -> None:
 @transaction.atomic
 def rebase(*, actor: User, mr: MergeRequest) -> MergeRequest:
     """Rebase the source branch onto the target branch now (GitLab queues it; it is quick here). A
-    conflict leaves the branch alone and sets ``merge_error``."""
+    conflict leaves the branch alone and sets ``merge_error``.
+
+    The new commits are made in the target repository (where both branches' objects are) and, for a
+    merge request from a fork, fetched into the fork, whose branch is the one rewritten (as in GitLab)."""
     project = mr.source_project
-    source_head, target_head = _heads(project, mr.source_branch, mr.target_branch)
-    if source_head is None:
+    source_head, target_head = _mr_heads(mr)
+    if project is None or source_head is None:
         raise Forbidden("Source branch does not exist")
     if target_head is None:
         raise Forbidden("Target branch does not exist")
@@ -736,7 +790,7 @@ def rebase(*, actor: User, mr: MergeRequest) -> MergeRequest:
     if denial or not mr.is_open:
         raise Forbidden("Cannot push to source branch" if denial else "This merge request is not open")
     committer = Signature(actor.name or actor.username, actor.email)
-    new = git_merge.rebase(project.id, onto=target_head, upstream=target_head, head=source_head, committer=committer)
+    new = git_merge.rebase(mr.project_id, onto=target_head, upstream=target_head, head=source_head, committer=committer)
     if new is None:
         mr.merge_error = "Rebase failed: Rebase locally, resolve all conflicts, then push the branch."
         mr.save(update_fields=["merge_error"])
@@ -746,6 +800,8 @@ def rebase(*, actor: User, mr: MergeRequest) -> MergeRequest:
     if new == source_head:
         return mr
     try:
+        if project.pk != mr.project_id:
+            fetch_commit(project.id, from_project_id=mr.project_id, sha=new)
         update_ref(project.id, ref, new, source_head)
     except GitError:
         mr.merge_error = "Rebase failed: the source branch moved meanwhile. Try again."

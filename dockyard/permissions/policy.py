@@ -35,6 +35,8 @@ ProjectAction = Literal[
     "change_visibility",
     "download_code",
     "push_code",
+    "fork_project",
+    "admin_fork_relation",
 ]
 GroupAction = Literal[
     "read_group",
@@ -57,6 +59,8 @@ PROJECT_RULES: dict[str, int] = {
     "download_code": AccessLevel.REPORTER,
     "push_code": AccessLevel.DEVELOPER,
     "admin_protected_refs": AccessLevel.MAINTAINER,
+    # POST /projects/:id/fork/:from and DELETE /projects/:id/fork: owners, as in GitLab.
+    "admin_fork_relation": AccessLevel.OWNER,
 }
 GROUP_RULES: dict[str, int] = {
     "read_group": AccessLevel.GUEST,
@@ -161,6 +165,9 @@ def can(user: User | None, action: str, obj: Project | Namespace) -> bool:
             return can_read_project(active, obj)
         if active is None:
             return False
+        if action == "fork_project":
+            # Anyone signed in who may read the code may fork it (where the fork goes is checked apart).
+            return can(active, "download_code", obj)
         if active.is_admin:
             return True
         return project_access_level(active, obj) >= PROJECT_RULES[action]
@@ -549,9 +556,18 @@ def can_read_merge_requests(user: User | None, project: Project) -> bool:
     return project.merge_requests_enabled and can(user, "download_code", project)
 
 
-def can_create_merge_request(user: User | None, project: Project) -> bool:
+def can_create_merge_request(user: User | None, project: Project, *, source_project: Project | None = None) -> bool:
+    """Open a merge request into ``project`` from a branch of ``source_project`` (the same project when
+    None). From a fork, as in GitLab, it takes pushing to the fork and reading the target's merge requests
+    (any signed-in reader of an open project may propose a change); within a project, developer access."""
     active = _active(user)
-    return active is not None and can_read_merge_requests(active, project) and can(active, "push_code", project)
+    source = source_project or project
+    return (
+        active is not None
+        and can_read_merge_requests(active, project)
+        and can(active, "push_code", source)
+        and (source.pk != project.pk or can(active, "push_code", project))
+    )
 
 
 def merge_denial(

@@ -17,7 +17,14 @@ from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.projects import selectors, services
 from dockyard.projects.models import Project
-from dockyard.projects.schemas import ProjectCreateIn, ProjectOut, ProjectRows, ProjectSimple, ProjectUpdateIn
+from dockyard.projects.schemas import (
+    ProjectCreateIn,
+    ProjectForkIn,
+    ProjectOut,
+    ProjectRows,
+    ProjectSimple,
+    ProjectUpdateIn,
+)
 
 router = Router(tags=["projects"])
 
@@ -38,12 +45,18 @@ class ProjectFilters(Schema):
 
 
 def _list(
-    request: HttpRequest, response: HttpResponse, filters: ProjectFilters, *, namespace: Namespace | None = None
+    request: HttpRequest,
+    response: HttpResponse,
+    filters: ProjectFilters,
+    *,
+    namespace: Namespace | None = None,
+    forked_from: Project | None = None,
 ) -> ProjectRows:
     viewer = current_user(request)
     qs = selectors.project_list(
         viewer=viewer,
         namespace=namespace,
+        forked_from=forked_from,
         include_subgroups=filters.include_subgroups,
         owned=filters.owned,
         membership=filters.membership,
@@ -58,7 +71,8 @@ def _list(
     )
     rows = paginate(request, response, qs)
     schema = ProjectSimple if filters.simple else ProjectOut
-    return ProjectRows.model_construct([schema.from_orm(p) for p in rows])
+    context = {"request": request}
+    return ProjectRows.model_construct([schema.from_orm(p, context=context) for p in rows])
 
 
 LIST_RESPONSE = {200: ProjectRows}
@@ -184,3 +198,50 @@ def archive_project(request: HttpRequest, project_id: str) -> tuple[int, Project
 @router.post("/projects/{project_id}/unarchive", response={201: ProjectOut}, by_alias=True)
 def unarchive_project(request: HttpRequest, project_id: str) -> tuple[int, Project]:
     return 201, _set_archived(request, project_id, False)
+
+
+# --- forks ------------------------------------------------------------------------------------------
+
+
+@router.post("/projects/{project_id}/fork", response={201: ProjectOut}, by_alias=True)
+def fork_project(request: HttpRequest, project_id: str, payload: ProjectForkIn | None = None) -> tuple[int, Project]:
+    actor = require_user(request)
+    source = selectors.project_get_for(viewer=actor, ref=project_id)
+    payload = payload or ProjectForkIn()
+    ref = payload.namespace_id or payload.namespace_path or payload.namespace
+    namespace = namespace_selectors.namespace_get_for(viewer=actor, ref=ref) if ref else None
+    fork = services.project_fork(
+        actor=actor,
+        source=source,
+        namespace=namespace,
+        name=payload.name,
+        path=payload.path,
+        description=payload.description,
+        visibility=parse_visibility(payload.visibility),
+        mr_default_target_self=payload.mr_default_target_self,
+        branch=payload.branches or None,
+    )
+    return 201, selectors.project_get_for(viewer=actor, ref=fork.id)
+
+
+@router.get("/projects/{project_id}/forks", response=LIST_RESPONSE, by_alias=True)
+def list_forks(
+    request: HttpRequest, response: HttpResponse, project_id: str, filters: Query[ProjectFilters]
+) -> ProjectRows:
+    project = selectors.project_get_for(viewer=current_user(request), ref=project_id)
+    return _list(request, response, filters, forked_from=project)
+
+
+@router.post("/projects/{project_id}/fork/{forked_from_id}", response={201: ProjectOut}, by_alias=True)
+def link_fork(request: HttpRequest, project_id: str, forked_from_id: str) -> tuple[int, Project]:
+    actor = require_user(request)
+    project = selectors.project_get_for(viewer=actor, ref=project_id)
+    source = selectors.project_get_for(viewer=actor, ref=forked_from_id)
+    return 201, services.project_fork_link(actor=actor, project=project, source=source)
+
+
+@router.delete("/projects/{project_id}/fork", response={204: None, 304: None})
+def unlink_fork(request: HttpRequest, project_id: str) -> tuple[int, None]:
+    actor = require_user(request)
+    project = selectors.project_get_for(viewer=actor, ref=project_id)
+    return (204 if services.project_fork_unlink(actor=actor, project=project) else 304), None

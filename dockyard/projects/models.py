@@ -36,6 +36,12 @@ class Project(models.Model):
     only_allow_merge_if_all_discussions_are_resolved = models.BooleanField(default=False)
     # A new push cancels the ref's older pipelines whose running jobs are all interruptible.
     auto_cancel_pending_pipelines = models.CharField(max_length=16, default="enabled")  # enabled | disabled
+    # Forks: the project this one was forked from (None once unlinked, or when the source is deleted: the
+    # fork keeps its own repository), how many forks point here (GitLab's cached ``forks_count``), and
+    # where the fork's new merge requests go by default.
+    forked_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks")
+    forks_count = models.IntegerField(default=0)
+    mr_default_target_self = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(default=timezone.now)

@@ -7,10 +7,12 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic import RootModel
 
+from dockyard.accounts.auth import current_user
 from dockyard.accounts.schemas import UserBasic
 from dockyard.core.schema import GlDateTime
 from dockyard.core.urls import absolute, external_base
 from dockyard.namespaces.schemas import NamespaceOut
+from dockyard.permissions import policy
 from dockyard.projects.models import Project
 
 
@@ -102,6 +104,8 @@ class ProjectOut(ProjectSimple):
     pages_access_level: str = "disabled"
     shared_runners_enabled: bool = True
     creator_id: int | None
+    forked_from_project: ProjectSimple | None = None
+    mr_default_target_self: bool | None = None
     import_status: str = "none"
     open_issues_count: int = 0
     ci_default_git_depth: int = 20
@@ -159,6 +163,18 @@ class ProjectOut(ProjectSimple):
         return _feature(obj.snippets_enabled)
 
     @staticmethod
+    def resolve_forked_from_project(obj: Project, context: dict[str, Any] | None) -> Project | None:
+        # Shown only to those who may see the source, as in GitLab.
+        source = obj.forked_from
+        request = (context or {}).get("request")
+        viewer = current_user(request) if request is not None else None
+        return source if source is not None and policy.can_read_project(viewer, source) else None
+
+    @staticmethod
+    def resolve_mr_default_target_self(obj: Project) -> bool | None:
+        return obj.mr_default_target_self if obj.forked_from_id else None
+
+    @staticmethod
     def resolve_permissions(obj: Project) -> dict[str, Any] | None:
         # Filled in by the single-project GET (``project_permissions``); absent from lists, as in GitLab.
         return getattr(obj, "api_permissions", None)
@@ -182,6 +198,7 @@ class ProjectUpdateIn(Schema):
     merge_method: str | None = None
     approvals_before_merge: int | None = None
     only_allow_merge_if_all_discussions_are_resolved: bool | None = None
+    mr_default_target_self: bool | None = None
 
 
 class ProjectCreateIn(ProjectUpdateIn):
@@ -189,6 +206,18 @@ class ProjectCreateIn(ProjectUpdateIn):
     description: str = ""
     visibility: str = "private"
     initialize_with_readme: bool = False
+
+
+class ProjectForkIn(Schema):
+    namespace_id: int | None = None
+    namespace_path: str | None = None
+    namespace: int | str | None = None  # deprecated in GitLab: an id or a path
+    name: str | None = None
+    path: str | None = None
+    description: str | None = None
+    visibility: str | None = None
+    mr_default_target_self: bool | None = None
+    branches: str | None = None
 
 
 class ProjectRows(RootModel[list[ProjectOut | ProjectSimple]]):

@@ -29,7 +29,7 @@ ORDER_FIELDS = {
 def project_get_for(*, viewer: User | None, ref: str | int) -> Project:
     """The project ``ref`` (id or URL-encoded full path) if ``viewer`` may see it; else 404."""
     ref = unquote(str(ref))
-    qs = Project.objects.select_related("namespace", "namespace__owner")
+    qs = Project.objects.select_related("namespace", "namespace__owner", "forked_from__namespace")
     if ref.isdigit():
         project = qs.filter(pk=int(ref)).first()
     else:
@@ -44,6 +44,7 @@ def project_list(
     *,
     viewer: User | None,
     namespace: Namespace | None = None,
+    forked_from: Project | None = None,
     include_subgroups: bool = False,
     owned: bool = False,
     membership: bool = False,
@@ -57,6 +58,8 @@ def project_list(
     sort: str = "desc",
 ) -> QuerySet[Project]:
     qs = policy.visible_projects(viewer)
+    if forked_from is not None:
+        qs = qs.filter(forked_from=forked_from)
     if namespace is not None:
         if include_subgroups:
             qs = qs.filter(namespace__traversal__startswith=namespace.traversal)
@@ -98,6 +101,6 @@ def project_list(
     if sort not in ("asc", "desc"):
         raise BadRequest("sort does not have a valid value")
     field = ORDER_FIELDS[order_by]
-    return qs.select_related("namespace", "namespace__owner").order_by(
+    return qs.select_related("namespace", "namespace__owner", "forked_from__namespace").order_by(
         f"-{field}" if sort == "desc" else field, "-id" if sort == "desc" else "id"
     )

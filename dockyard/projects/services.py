@@ -7,13 +7,23 @@ from django.db.models import F
 from django.utils import timezone
 
 from dockyard.accounts.models import User
-from dockyard.core.errors import BadRequest, Forbidden, ValidationFailed, check
+from dockyard.core.errors import (
+    BadRequest,
+    Conflict,
+    DockyardError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    check,
+)
 from dockyard.core.paths import name_errors, path_errors, slugify_path
 from dockyard.core.visibility import Visibility
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.permissions.models import AccessLevel, Membership
 from dockyard.projects.models import InternalId, Project
+from dockyard.repos import git
 from dockyard.repos import services as repos
 from dockyard.webhooks import services as webhooks
 
@@ -61,7 +71,9 @@ def project_create(
     default_branch: str = "",
     topics: list[str] | None = None,
     initialize_with_readme: bool = False,
-    **features: bool | None,
+    forked_from: Project | None = None,
+    fork_branch: str | None = None,
+    **features: bool | str | int | None,
 ) -> Project:
     """Create a project in ``namespace``, which the actor must be allowed to create projects in.
 
@@ -97,6 +109,7 @@ def project_create(
                 default_branch=default_branch or namespace.default_branch or "main",
                 topics=_clean_topics(topics) or [],
                 creator=actor,
+                forked_from=forked_from,
                 created_at=now,
                 updated_at=now,
                 last_activity_at=now,
@@ -113,7 +126,13 @@ def project_create(
         # An admin creating a project in someone else's group becomes its maintainer, as in GitLab.
         Membership.objects.create(user=actor, project=project, access_level=AccessLevel.MAINTAINER, created_by=actor)
     policy.forget(actor)
-    repos.repository_create(project=project, actor=actor, initialize_with_readme=initialize_with_readme)
+    repos.repository_create(
+        project=project,
+        actor=actor,
+        initialize_with_readme=initialize_with_readme,
+        fork_of=forked_from,
+        fork_branch=fork_branch,
+    )
     webhooks.system_hook_project(event="project_create", project=project)
     return project
 
@@ -130,6 +149,7 @@ PROJECT_FEATURES = (
     "merge_method",
     "approvals_before_merge",
     "only_allow_merge_if_all_discussions_are_resolved",
+    "mr_default_target_self",
 )
 MERGE_METHODS = ("merge", "rebase_merge", "ff")
 
@@ -196,9 +216,109 @@ def project_set_archived(*, project: Project, archived: bool) -> Project:
 
 @transaction.atomic
 def project_delete(*, project: Project) -> None:
+    """Delete a project and, once committed, its repository. Its forks stay, with repositories of their
+    own, and no longer name it as their source."""
     repos.repositories_remove_on_commit(project_ids=[project.id])
     webhooks.system_hook_project(event="project_destroy", project=project)
+    source_id = project.forked_from_id
     project.delete()
+    if source_id is not None:
+        _forks_count_refresh(source_id)
+
+
+# --- forks ------------------------------------------------------------------------------------------
+
+
+class ForkConflict(ValidationFailed):
+    """The fork cannot be made as asked (a name or path taken, the project limit): GitLab answers 409."""
+
+    status = 409
+
+
+def _forks_count_refresh(project_id: int) -> None:
+    """GitLab's cached ``forks_count``: recounted, never incremented, so it cannot drift."""
+    Project.objects.filter(pk=project_id).update(forks_count=Project.objects.filter(forked_from_id=project_id).count())
+
+
+@transaction.atomic
+def project_fork(
+    *,
+    actor: User,
+    source: Project,
+    namespace: Namespace | None = None,
+    name: str | None = None,
+    path: str | None = None,
+    description: str | None = None,
+    visibility: int | None = None,
+    mr_default_target_self: bool | None = None,
+    branch: str | None = None,
+) -> Project:
+    """Fork ``source`` into ``namespace`` (the actor's own by default): a new project with its own
+    repository holding the source's branches and tags (only ``branch`` when given) and its settings.
+
+    The fork is never more visible than its source or its group. Answers as GitLab: 404 when the actor
+    may not fork (or see) the source, "Source Branch" or "Target Namespace" not found, 409 when a name or
+    path is taken."""
+    if not policy.can(actor, "fork_project", source):
+        raise NotFound("Project")
+    if branch and not git.ref_exists(source.id, f"refs/heads/{branch}"):
+        raise NotFound("Source Branch")
+    namespace = namespace if namespace is not None else actor.namespace
+    if not policy.can(actor, "create_projects", namespace):
+        raise NotFound("Target Namespace")
+    ceilings = [source.visibility] + ([namespace.visibility] if namespace.is_group else [])
+    level = min([visibility if visibility is not None else source.visibility, *ceilings])
+    try:
+        fork = project_create(
+            actor=actor,
+            namespace=namespace,
+            name=name if name else (None if path else source.name),
+            path=path if path else (None if name else source.path),
+            description=source.description if description is None else description,
+            visibility=level,
+            default_branch=branch or source.default_branch,
+            topics=list(source.topics),
+            forked_from=source,
+            fork_branch=branch or None,
+            mr_default_target_self=bool(mr_default_target_self),
+            **{f: getattr(source, f) for f in PROJECT_FEATURES if f != "mr_default_target_self"},
+        )
+    except ValidationFailed as exc:
+        raise ForkConflict(exc.errors) from exc
+    _forks_count_refresh(source.id)
+    return fork
+
+
+@transaction.atomic
+def project_fork_link(*, actor: User, project: Project, source: Project) -> Project:
+    """Mark an existing project as forked from ``source`` (owners of ``project``; they must be allowed to
+    fork ``source`` into ``project``'s namespace)."""
+    policy.authorize(actor, "admin_fork_relation", project)
+    if not policy.can(actor, "fork_project", source):
+        raise Forbidden()
+    if not policy.can(actor, "create_projects", project.namespace):
+        raise Unauthorized("401 Unauthorized - Target Namespace")
+    if project.forked_from_id is not None:
+        raise Conflict("Project already forked")
+    if source.pk == project.pk:
+        raise DockyardError("Target project cannot be equal to source project")
+    project.forked_from = source
+    project.save(update_fields=["forked_from"])
+    _forks_count_refresh(source.id)
+    return project
+
+
+@transaction.atomic
+def project_fork_unlink(*, actor: User, project: Project) -> bool:
+    """Forget where ``project`` was forked from (owners); False when it was not a fork."""
+    policy.authorize(actor, "admin_fork_relation", project)
+    source_id = project.forked_from_id
+    if source_id is None:
+        return False
+    project.forked_from = None
+    project.save(update_fields=["forked_from"])
+    _forks_count_refresh(source_id)
+    return True
 
 
 @transaction.atomic

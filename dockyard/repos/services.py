@@ -31,18 +31,35 @@ from dockyard.repos.git.write import (
     update_ref,
     valid_ref_name,
 )
-from dockyard.repos.models import ProtectedBranch, ProtectedTag, RefAccessLevel
+from dockyard.repos.models import LfsObjectProject, ProtectedBranch, ProtectedTag, RefAccessLevel
 
 log = get_logger("dockyard.repos")
 
 README_TEMPLATE = "# {name}\n\n{description}\n"
 
 
-def repository_create(*, project: Project, actor: User, initialize_with_readme: bool = False) -> None:
-    """Create the project's bare repository (and a README commit when asked), and protect its default branch."""
-    git.init_repository(project.id, default_branch=project.default_branch)
+def repository_create(
+    *,
+    project: Project,
+    actor: User,
+    initialize_with_readme: bool = False,
+    fork_of: Project | None = None,
+    fork_branch: str | None = None,
+) -> None:
+    """Create the project's bare repository (and a README commit when asked), and protect its default branch.
+
+    A fork (``fork_of``) starts with the source's branches and tags (only ``fork_branch`` when given) and
+    may read the source's LFS objects, as in GitLab."""
+    if fork_of is not None:
+        git.fork_repository(project.id, source_id=fork_of.id, default_branch=project.default_branch, branch=fork_branch)
+        oids = LfsObjectProject.objects.filter(project=fork_of).values_list("lfs_object_id", flat=True)
+        LfsObjectProject.objects.bulk_create(
+            [LfsObjectProject(project=project, lfs_object_id=oid) for oid in oids], ignore_conflicts=True
+        )
+    else:
+        git.init_repository(project.id, default_branch=project.default_branch)
     ProtectedBranch.objects.get_or_create(project=project, name=project.default_branch)
-    if initialize_with_readme:
+    if initialize_with_readme and fork_of is None:
         commit_initial(
             project.id,
             branch=project.default_branch,

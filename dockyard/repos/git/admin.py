@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from dockyard.config.env import ENV
@@ -62,19 +63,87 @@ def repository_exists(project_id: int) -> bool:
     return (storage_path(project_id) / "HEAD").exists()
 
 
-def init_repository(project_id: int, *, default_branch: str) -> Path:
-    """Create an empty bare repository. Idempotent: an existing one is left as it is."""
+def _build_repository(project_id: int, make: Callable[[Path], None]) -> Path:
+    """Create a repository with ``make(staging)`` beside its final place, configure it and rename it
+    there: a crash never leaves a half-made repository in place. Idempotent: an existing one is kept."""
     path = storage_path(project_id)
     if (path / "HEAD").exists():
         return path
-    # Build it beside its final place and rename: a crash never leaves a half-made repository there.
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
-    _git("init", "--bare", "--quiet", f"--initial-branch={default_branch}", str(staging))
-    for key, value in _REPOSITORY_CONFIG.items():
-        _git("config", key, value if value is not None else str(ENV.hooks), cwd=staging)
-    os.replace(staging, path)
+    try:
+        make(staging)
+        for key, value in _REPOSITORY_CONFIG.items():
+            _git("config", key, value if value is not None else str(ENV.hooks), cwd=staging)
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def init_repository(project_id: int, *, default_branch: str) -> Path:
+    """Create an empty bare repository. Idempotent: an existing one is left as it is."""
+
+    def make(staging: Path) -> None:
+        _git("init", "--bare", "--quiet", f"--initial-branch={default_branch}", str(staging))
+
+    return _build_repository(project_id, make)
+
+
+def fork_repository(project_id: int, *, source_id: int, default_branch: str, branch: str | None = None) -> Path:
+    """Create ``project_id``'s repository with the branches and tags of ``source_id``'s (only ``branch``
+    when given), and HEAD on ``default_branch``.
+
+    A local ``git clone --bare`` hard-links the source's object files instead of copying them, so a fork
+    costs almost no disk or time. Unlike ``--shared`` (alternates), the fork depends on nothing of the
+    source afterwards: git never rewrites an object file in place (repacks write new files and unlink the
+    old), so deleting or repacking the source leaves the fork's links intact. Across filesystems git
+    copies instead. Internal refs (``refs/merge-requests``, ``refs/pipelines``) are not cloned.
+    """
+
+    def make(staging: Path) -> None:
+        _git("clone", "--bare", "--local", "--quiet", "--no-tags", str(storage_path(source_id)), str(staging))
+        _git("config", "--remove-section", "remote.origin", cwd=staging)
+        _git(
+            "fetch",
+            "--quiet",
+            "--no-write-fetch-head",
+            str(storage_path(source_id)),
+            "+refs/tags/*:refs/tags/*",
+            cwd=staging,
+        )
+        if branch is not None:
+            for ref in _git("for-each-ref", "--format=%(refname)", "refs/heads/", cwd=staging).split():
+                if ref != f"refs/heads/{branch}":
+                    _git("update-ref", "-d", ref, cwd=staging)
+        _git("symbolic-ref", "HEAD", f"refs/heads/{default_branch}", cwd=staging)
+
+    return _build_repository(project_id, make)
+
+
+def has_commit(project_id: int, sha: str) -> bool:
+    result = subprocess.run(
+        ["git", "cat-file", "-e", f"{sha}^{{commit}}"],
+        cwd=storage_path(project_id),
+        capture_output=True,
+        check=False,
+        env=_base_env(),
+    )
+    return result.returncode == 0
+
+
+def fetch_commit(project_id: int, *, from_project_id: int, sha: str, ref: str | None = None) -> None:
+    """Bring commit ``sha`` and its history from another repository (a fork) into ``project_id``'s, and
+    point ``ref`` at it when given so it stays reachable. Nothing is fetched when the commit is already here."""
+    path = storage_path(project_id)
+    if not has_commit(project_id, sha):
+        # By object id, not by branch name: the caller read ``sha`` and decided on it; a branch that
+        # moved meanwhile must not change what lands here.
+        _git(
+            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(storage_path(from_project_id)), sha, cwd=path
+        )
+    if ref is not None:
+        _git("update-ref", ref, sha, cwd=path)
 
 
 def remove_repository(project_id: int) -> None:
@@ -127,6 +196,7 @@ def _brought_by(old: str, new: str, *, ref: str) -> list[str]:
         "--not",
         f"--exclude={ref}",
         "--exclude=refs/pipelines/*",
+        "--exclude=refs/merge-requests/*",
         "--exclude=refs/keep-around/*",
         "--glob=refs/*",
     ]
