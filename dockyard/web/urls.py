@@ -55,6 +55,7 @@ urlpatterns = [
     re_path(PROJECT + r"branches$", repository.branches, name="branches"),
     re_path(PROJECT + r"tags$", repository.tags, name="tags"),
     re_path(PROJECT + r"refs/switch$", repository.switch_ref, name="switch_ref"),
+    re_path(PROJECT + r"forks/new$", projects.fork, name="fork"),
     # Catch-alls, last. A first segment such as "-", "api" or "admin" never names a namespace.
     re_path(rf"^(?P<username>{SEGMENT})$", profile.show, name="profile"),
     re_path(

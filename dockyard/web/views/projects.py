@@ -1,4 +1,4 @@
-"""Project pages: the new-project form and a project's overview."""
+"""Project pages: the new-project form, a project's overview and the fork form."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from dockyard.core.errors import DockyardError
+from dockyard.core.errors import DockyardError, NotFound
 from dockyard.core.urls import external_base
 from dockyard.core.visibility import Visibility, parse_visibility
 from dockyard.namespaces import selectors as namespaces
+from dockyard.permissions import policy
 from dockyard.permissions import selectors as members
 from dockyard.projects import selectors, services
 from dockyard.web.views import repository
@@ -73,11 +74,60 @@ def show(request: HttpRequest, namespace_path: str, project_path: str) -> HttpRe
     user = viewer(request)
     with not_found_as_404():
         project = selectors.project_get_for(viewer=user, ref=f"{namespace_path}/{project_path}")
+    source = project.forked_from
     context = {
         "project": project,
+        "forked_from": source if source is not None and policy.can_read_project(user, source) else None,
+        "can_fork": user is not None and policy.can(user, "fork_project", project),
         "clone_url": f"{external_base(request)}/{project.full_path}.git",
         "members_count": members.member_users(source=project, inherited=True).count(),
         "nav": "project",
         **repository.overview(request, project),
     }
     return render(request, "web/projects/show.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fork(request: HttpRequest, namespace_path: str, project_path: str) -> HttpResponse:
+    """GitLab's "Fork project" form: where to (the namespaces the user may create projects in), name,
+    slug and visibility, all defaulting to the source's."""
+    actor = signed_in(request)
+    with not_found_as_404():
+        project = selectors.project_get_for(viewer=actor, ref=f"{namespace_path}/{project_path}")
+        if not policy.can(actor, "fork_project", project):
+            raise NotFound("Project")
+    choices = namespaces.namespace_list_creatable(viewer=actor, action="create_projects")
+    data = request.POST if request.method == "POST" else request.GET
+    values = {
+        "namespace": data.get("namespace_id", "") or (str(choices[0].pk) if choices else ""),
+        "name": data.get("name", project.name).strip(),
+        "path": data.get("path", project.path).strip(),
+        "visibility": data.get("visibility", project.visibility_name),
+    }
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            namespace = namespaces.namespace_get_for(viewer=actor, ref=values["namespace"] or "0")
+            fork = services.project_fork(
+                actor=actor,
+                source=project,
+                namespace=namespace,
+                name=values["name"] or None,
+                path=values["path"] or None,
+                visibility=parse_visibility(values["visibility"]),
+            )
+        except DockyardError as exc:
+            errors = form_errors(exc, labels=LABELS, aliases=ALIASES)
+        else:
+            messages.success(request, f"The project '{project.name}' was forked.")
+            return redirect("web:project", namespace_path=namespace.full_path, project_path=fork.path)
+    context = {
+        "project": project,
+        "values": values,
+        "errors": errors,
+        "namespaces": choices,
+        "visibilities": [v.label for v in Visibility if v <= project.visibility],
+        "nav": "project",
+    }
+    return render(request, "web/projects/fork.html", context, status=400 if errors else 200)
