@@ -49,6 +49,7 @@ from dockyard.core.errors import BadRequest, DockyardError, Forbidden, NotFound,
 from dockyard.core.logging import get_logger
 from dockyard.core.storage import object_storage
 from dockyard.namespaces.models import Namespace
+from dockyard.notifications import services as notifications
 from dockyard.permissions import policy
 from dockyard.projects import selectors as project_selectors
 from dockyard.projects.models import Project
@@ -610,6 +611,8 @@ def pipeline_update_status(*, pipeline: Pipeline, jobs: list[Job] | None = None)
     if status == "created" and any(j.status != Status.CREATED for j in jobs):
         status = Status.RUNNING
     now = _now()
+    if status == Status.FAILED and pipeline.status != Status.FAILED:
+        notifications.notify(kind="pipeline_failed", object_id=pipeline.pk, actor=None)
     pipeline.status = status
     pipeline.updated_at = now
     if status in (Status.RUNNING, Status.SUCCESS, Status.FAILED) and pipeline.started_at is None:

@@ -137,6 +137,7 @@ def _register_routers() -> None:
     from dockyard.merge_requests.api_notes import router as merge_request_notes_router
     from dockyard.namespaces.api import router as namespaces_router
     from dockyard.notes.api import router as notes_router
+    from dockyard.notifications.api import router as notification_settings_router
     from dockyard.permissions.api import router as members_router
     from dockyard.projects.api import router as projects_router
     from dockyard.repos.api import internal as internal_router
@@ -160,6 +161,7 @@ def _register_routers() -> None:
     api.add_router("", merge_request_notes_router)
     api.add_router("", hooks_router)
     api.add_router("", events_router)
+    api.add_router("", notification_settings_router)
     api.add_router("", application_settings_router)
     api.add_router("", ci_runner_router)  # before ci_router: it owns ``/runners`` (GET, POST, DELETE)
     api.add_router("", ci_router)

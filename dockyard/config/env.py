@@ -41,6 +41,14 @@ class Env:
     # ``dockyard serve`` starts a runner of its own (an instance runner, sandboxed when bubblewrap works).
     embedded_runner: bool = True
     embedded_runner_concurrent: int = 2
+    # Outgoing mail (notifications). No SMTP host: Dockyard sends no mail at all and queues none.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_tls: str = ""  # "" (plain), "starttls" or "ssl"
+    smtp_timeout: float = 10.0
+    email_from: str = "Dockyard <dockyard@localhost>"
 
     @property
     def sqlite_path(self) -> Path:
@@ -106,6 +114,13 @@ def load() -> Env:
         ci_long_poll_seconds=float(os.environ.get("DOCKYARD_CI_LONG_POLL_SECONDS", "50")),
         embedded_runner=os.environ.get("DOCKYARD_EMBEDDED_RUNNER", "1") not in {"0", "false", "no"},
         embedded_runner_concurrent=int(os.environ.get("DOCKYARD_EMBEDDED_RUNNER_CONCURRENT", "2")),
+        smtp_host=os.environ.get("DOCKYARD_SMTP_HOST") or None,
+        smtp_port=int(os.environ.get("DOCKYARD_SMTP_PORT", "25")),
+        smtp_user=os.environ.get("DOCKYARD_SMTP_USER", ""),
+        smtp_password=os.environ.get("DOCKYARD_SMTP_PASSWORD", ""),
+        smtp_tls=os.environ.get("DOCKYARD_SMTP_TLS", "").lower(),
+        smtp_timeout=float(os.environ.get("DOCKYARD_SMTP_TIMEOUT", "10")),
+        email_from=os.environ.get("DOCKYARD_EMAIL_FROM") or "Dockyard <dockyard@localhost>",
     )
 
 

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "dockyard.merge_requests",
     "dockyard.webhooks",
     "dockyard.ci",
+    "dockyard.notifications",
     "dockyard.web",
 ]
 
@@ -133,5 +134,16 @@ TASKS = {
         ),
     }
 }
+
+# Outgoing mail through Django's SMTP backend, configured by DOCKYARD_SMTP_* (docs/admin-guide.md).
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = ENV.smtp_host or "localhost"
+EMAIL_PORT = ENV.smtp_port
+EMAIL_HOST_USER = ENV.smtp_user
+EMAIL_HOST_PASSWORD = ENV.smtp_password
+EMAIL_USE_TLS = ENV.smtp_tls == "starttls"
+EMAIL_USE_SSL = ENV.smtp_tls == "ssl"
+EMAIL_TIMEOUT = ENV.smtp_timeout
+DEFAULT_FROM_EMAIL = ENV.email_from
 
 LOGGING_CONFIG = None  # dockyard.core.logging configures structlog + stdlib once

@@ -23,6 +23,7 @@ from dockyard.namespaces.models import Namespace
 from dockyard.notes import quick_actions
 from dockyard.notes import services as notes
 from dockyard.notes.models import Note
+from dockyard.notifications import services as notifications
 from dockyard.permissions import policy
 from dockyard.projects.models import Project
 from dockyard.projects.services import iid_next
@@ -71,6 +72,8 @@ def _event(issue: Issue, actor: User | None, action: str) -> None:
     )
     if action in _HOOK_ACTIONS:
         _issue_hook(issue, actor, _HOOK_ACTIONS[action])
+    if action == Event.Action.CREATED:
+        notifications.notify(kind="issue_opened", object_id=issue.pk, actor=actor)
 
 
 def _issue_hook(issue: Issue, actor: User | None, action: str) -> None:
@@ -157,6 +160,7 @@ def _set_assignees(issue: Issue, actor: User, new: list[User]) -> bool:
         issue.assignees.remove(*removed)
     if added:
         issue.assignees.add(*added)
+        notifications.notify(kind="issue_assigned", object_id=issue.pk, actor=actor, users=added)
     parts = []
     if added:
         parts.append("assigned to " + _sentence([f"@{u.username}" for u in added]))

@@ -37,6 +37,7 @@ from dockyard.merge_requests.models import (
 from dockyard.notes import quick_actions
 from dockyard.notes import services as notes
 from dockyard.notes.models import Note
+from dockyard.notifications import services as notifications
 from dockyard.permissions import policy
 from dockyard.permissions.policy import RefChange
 from dockyard.projects.models import Project
@@ -75,6 +76,12 @@ def _note(mr: MergeRequest, actor: User | None, body: str) -> Note:
     return notes.system_note_create(merge_request=mr, actor=actor, body=body)
 
 
+_NOTIFICATIONS: dict[str, str] = {
+    Event.Action.CREATED: "merge_request_opened",
+    Event.Action.MERGED: "merge_request_merged",
+}
+
+
 def _event(mr: MergeRequest, actor: User | None, action: str) -> None:
     Event.objects.create(
         project_id=mr.project_id,
@@ -84,6 +91,8 @@ def _event(mr: MergeRequest, actor: User | None, action: str) -> None:
         target_id=mr.pk,
         target_title=mr.title[:255],
     )
+    if action in _NOTIFICATIONS:
+        notifications.notify(kind=_NOTIFICATIONS[action], object_id=mr.pk, actor=actor)
 
 
 def _heads(project: Project, *branches: str) -> list[str | None]:
@@ -170,6 +179,8 @@ def _set_users(mr: MergeRequest, actor: User, relation: str, new: list[User]) ->
         manager.remove(*removed)
     if added:
         manager.add(*added)
+        kind = "merge_request_assigned" if relation == "assignees" else "merge_request_review_requested"
+        notifications.notify(kind=kind, object_id=mr.pk, actor=actor, users=added)
     parts = []
     if relation == "assignees":
         if added:

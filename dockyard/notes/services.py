@@ -13,6 +13,7 @@ from dockyard.core.errors import BadRequest
 from dockyard.events.models import Event
 from dockyard.issues.models import Issue
 from dockyard.notes.models import Note, new_discussion_id
+from dockyard.notifications import services as notifications
 from dockyard.permissions import policy
 
 MAX_BODY = 1_000_000
@@ -103,6 +104,7 @@ def note_create(
         target_id=note.pk,
         target_title=noteable.title[:255],
     )
+    notifications.notify(kind="note_created", object_id=note.pk, actor=actor)
     return note
 
 

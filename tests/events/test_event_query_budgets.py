@@ -57,8 +57,11 @@ def test_event_feeds_queries_do_not_grow_with_rows(as_admin: bool) -> None:
     _, token = accounts.token_create(user=owner, name="api", scopes=["api"])
     client = Client()
     project = _populate(owner, 2)
-    urls = [u.format(project=project.pk, user=owner.pk) for u in ENDPOINTS]
-    small = {url: _count(client, token, url) for url in urls}
-    _populate(owner, 8)
-    large = {url: _count(client, token, url) for url in urls}
+    try:
+        urls = [u.format(project=project.pk, user=owner.pk) for u in ENDPOINTS]
+        small = {url: _count(client, token, url) for url in urls}
+        _populate(owner, 8)
+        large = {url: _count(client, token, url) for url in urls}
+    finally:
+        git.remove_repository(project.id)  # ids are reused by later tests, which expect no repository there
     assert large == small
