@@ -8,10 +8,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from dockyard.accounts.models import User
 from dockyard.core.errors import DockyardError, NotFound
 from dockyard.core.urls import external_base
 from dockyard.core.visibility import Visibility, parse_visibility
 from dockyard.namespaces import selectors as namespaces
+from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.permissions import selectors as members
 from dockyard.projects import selectors, services
@@ -28,19 +30,28 @@ LABELS = {
 ALIASES = {"visibility_level": "visibility", "namespace_id": "namespace"}
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def new(request: HttpRequest) -> HttpResponse:
-    actor = signed_in(request)
+def _project_form(
+    request: HttpRequest, actor: User, *, name: str = "", path: str = "", visibility: str = "private"
+) -> tuple[list[Namespace], dict[str, str]]:
+    """The namespaces ``actor`` may create projects in, and the form's values (given, or these defaults)
+    shared by the new-project and fork forms."""
     choices = namespaces.namespace_list_creatable(viewer=actor, action="create_projects")
     data = request.POST if request.method == "POST" else request.GET
     values = {
         "namespace": data.get("namespace_id", "") or (str(choices[0].pk) if choices else ""),
-        "name": data.get("name", "").strip(),
-        "path": data.get("path", "").strip(),
+        "name": data.get("name", name).strip(),
+        "path": data.get("path", path).strip(),
         "description": data.get("description", ""),
-        "visibility": data.get("visibility", "private"),
+        "visibility": data.get("visibility", visibility),
     }
+    return choices, values
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new(request: HttpRequest) -> HttpResponse:
+    actor = signed_in(request)
+    choices, values = _project_form(request, actor)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
@@ -97,14 +108,9 @@ def fork(request: HttpRequest, namespace_path: str, project_path: str) -> HttpRe
         project = selectors.project_get_for(viewer=actor, ref=f"{namespace_path}/{project_path}")
         if not policy.can(actor, "fork_project", project):
             raise NotFound("Project")
-    choices = namespaces.namespace_list_creatable(viewer=actor, action="create_projects")
-    data = request.POST if request.method == "POST" else request.GET
-    values = {
-        "namespace": data.get("namespace_id", "") or (str(choices[0].pk) if choices else ""),
-        "name": data.get("name", project.name).strip(),
-        "path": data.get("path", project.path).strip(),
-        "visibility": data.get("visibility", project.visibility_name),
-    }
+    choices, values = _project_form(
+        request, actor, name=project.name, path=project.path, visibility=project.visibility_name
+    )
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
