@@ -40,6 +40,7 @@ from dockyard.notes.models import Note
 from dockyard.notifications import services as notifications
 from dockyard.permissions import policy
 from dockyard.permissions.policy import RefChange
+from dockyard.projects import services as project_services
 from dockyard.projects.models import Project
 from dockyard.projects.services import iid_next
 from dockyard.repos import selectors as repo_selectors
@@ -543,7 +544,7 @@ def merge_request_update(  # noqa: PLR0915  # one branch per GitLab parameter
 
 
 @transaction.atomic
-def merge_request_close(*, actor: User, mr: MergeRequest) -> MergeRequest:
+def merge_request_close(*, actor: User | None, mr: MergeRequest) -> MergeRequest:
     if not mr.is_open:
         return mr
     now = timezone.now()
@@ -553,6 +554,15 @@ def merge_request_close(*, actor: User, mr: MergeRequest) -> MergeRequest:
     _note(mr, actor, "closed")
     _event(mr, actor, Event.Action.CLOSED)
     return mr
+
+
+@project_services.on_fork_detach
+def merge_requests_close_from_fork(project: Project, actor: User | None) -> None:
+    """A fork left its network (unlinked or deleted): its open merge requests into other projects are
+    closed, as GitLab does, rather than left pointing at a branch they can no longer follow."""
+    opened = MergeRequest.objects.filter(source_project=project, state=MergeRequest.State.OPENED)
+    for mr in opened.exclude(project=project).select_related("project"):
+        merge_request_close(actor=actor, mr=mr)
 
 
 @transaction.atomic

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -221,6 +223,7 @@ def project_delete(*, project: Project) -> None:
     repos.repositories_remove_on_commit(project_ids=[project.id])
     webhooks.system_hook_project(event="project_destroy", project=project)
     source_id = project.forked_from_id
+    _fork_detached(project, None)
     project.delete()
     if source_id is not None:
         _forks_count_refresh(source_id)
@@ -233,6 +236,22 @@ class ForkConflict(ValidationFailed):
     """The fork cannot be made as asked (a name or path taken, the project limit): GitLab answers 409."""
 
     status = 409
+
+
+ForkDetachListener = Callable[[Project, User | None], None]
+_fork_detach_listeners: list[ForkDetachListener] = []
+
+
+def on_fork_detach(listener: ForkDetachListener) -> ForkDetachListener:
+    """Register a function to run, inside the transaction, when a project leaves its fork network (its
+    fork relation removed, or the project deleted): merge requests use it to close those it opened."""
+    _fork_detach_listeners.append(listener)
+    return listener
+
+
+def _fork_detached(project: Project, actor: User | None) -> None:
+    for listener in _fork_detach_listeners:
+        listener(project, actor)
 
 
 def _forks_count_refresh(project_id: int) -> None:
@@ -317,6 +336,7 @@ def project_fork_unlink(*, actor: User, project: Project) -> bool:
         return False
     project.forked_from = None
     project.save(update_fields=["forked_from"])
+    _fork_detached(project, actor)
     _forks_count_refresh(source_id)
     return True
 

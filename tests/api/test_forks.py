@@ -170,9 +170,23 @@ def test_fork_permissions_visibility_and_relations(
     )
     assert refused.status_code == 400 and "validate_fork" in refused.json()["message"]
 
-    # The relation: only owners change it; unlinking twice is 304; linking twice 409.
+    # A reporter of the upstream may propose a change from their fork.
+    commit = {
+        "branch": "topic",
+        "start_branch": "main",
+        "commit_message": "Topic",
+        "actions": [{"action": "create", "file_path": "topic.txt", "content": "topic\n"}],
+    }
+    assert _api(root, reporter, "POST", f"projects/{body['id']}/repository/commits", json=commit).status_code == 201
+    proposal = {"source_branch": "topic", "target_branch": "main", "title": "Topic", "target_project_id": secret.id}
+    opened = _api(root, reporter, "POST", f"projects/{body['id']}/merge_requests", json=proposal)
+    assert opened.status_code == 201, opened.text
+
+    # The relation: only owners change it; unlinking twice is 304; linking twice 409. Unlinking closes
+    # the fork's merge requests into the upstream, as in GitLab.
     assert _api(root, outsider, "DELETE", f"projects/{body['id']}/fork").status_code == 404
     assert _api(root, reporter, "DELETE", f"projects/{body['id']}/fork").status_code == 204
+    assert secret.mergerequests.get(opened.json()["iid"]).state == "closed"
     assert _api(root, reporter, "GET", f"projects/{body['id']}").json()["forked_from_project"] is None
     assert root.projects.get(secret.id).forks_count == 0
     assert _api(root, reporter, "DELETE", f"projects/{body['id']}/fork").status_code == 304
