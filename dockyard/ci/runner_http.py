@@ -106,6 +106,7 @@ async def _maybe_drop_stale() -> None:
     if now - _last_stale_check >= STALE_CHECK_INTERVAL:
         _last_stale_check = now
         await run_db(services.jobs_drop_stale)
+        await run_db(services.jobs_enqueue_due)
 
 
 async def jobs_request(scope: Scope, receive: Receive, send: Send) -> None:

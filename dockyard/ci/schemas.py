@@ -206,6 +206,7 @@ class JobOut(Schema):
     started_at: GlDateTime | None
     finished_at: GlDateTime | None
     erased_at: GlDateTime | None
+    scheduled_at: GlDateTime | None = None
     duration: float | None
     queued_duration: float | None
     user: UserBasic | None

@@ -207,6 +207,14 @@ def pending_jobs_for(*, runner: Runner) -> list[Job]:
     return list(qs.select_related("pipeline").order_by("id")[:CANDIDATES])
 
 
+def scheduled_job_ids_due(*, now: dt.datetime) -> list[int]:
+    return list(
+        Job.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now)
+        .order_by("id")
+        .values_list("pk", flat=True)[:500]
+    )
+
+
 def pending_jobs_exist() -> bool:
     return Job.objects.filter(status=Status.PENDING).exists()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import datetime as dt
 import hashlib
 import hmac
@@ -18,7 +19,7 @@ import json
 import re
 import secrets
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -547,7 +548,7 @@ def _next_status(when: str, prior: str, *, dag: bool) -> str:
     }.get(when, ())
     if prior not in valid:
         return Status.SKIPPED
-    return Status.MANUAL if when == "manual" else Status.PENDING
+    return {"manual": Status.MANUAL, "delayed": Status.SCHEDULED}.get(when, Status.PENDING)
 
 
 def _latest_jobs(pipeline: Pipeline) -> list[Job]:
@@ -582,6 +583,8 @@ def pipeline_process(*, pipeline: Pipeline) -> Pipeline:
             new = _next_status(job.when, prior, dag=job.needs is not None)
             if new == Status.PENDING:
                 job_enqueue(job=job)
+            elif new == Status.SCHEDULED:
+                _schedule(job)
             else:
                 job.status = new
                 job.updated_at = _now()
@@ -600,6 +603,53 @@ def job_enqueue(*, job: Job) -> Job:
     job.updated_at = now
     job.save(update_fields=["status", "queued_at", "updated_at"])
     return job
+
+
+ScheduleListener = Callable[[Job], None]
+_schedule_listeners: list[ScheduleListener] = []
+
+
+def on_job_scheduled(listener: ScheduleListener) -> ScheduleListener:
+    """Register what wakes a delayed job when it is due (the task queue, in ``tasks.py``); listeners run
+    after the scheduling transaction committed."""
+    _schedule_listeners.append(listener)
+    return listener
+
+
+def _schedule(job: Job) -> None:
+    """created → scheduled (``when: delayed``): pending once ``start_in`` has passed."""
+    now = _now()
+    job.status = Status.SCHEDULED
+    job.scheduled_at = now + dt.timedelta(seconds=parse_duration(job.options.get("start_in")) or 0)
+    job.updated_at = now
+    job.save(update_fields=["status", "scheduled_at", "updated_at"])
+    for listener in _schedule_listeners:
+        transaction.on_commit(functools.partial(listener, job))
+
+
+@transaction.atomic
+def job_enqueue_scheduled(*, job_id: int, now: dt.datetime | None = None) -> bool:
+    """scheduled → pending once due (GitLab's ``enqueue_scheduled``). A compare-and-set under the
+    pipeline's lock, so however many wake-ups arrive (the task, the sweep) the job is queued once, and
+    a job played, unscheduled or canceled meanwhile stays as it is. Returns whether it was queued."""
+    job = Job.objects.filter(pk=job_id).select_related("pipeline").first()
+    if job is None:
+        return False
+    pipeline = _lock(job.pipeline)
+    job = Job.objects.select_for_update().get(pk=job_id)
+    if job.status != Status.SCHEDULED or (job.scheduled_at and job.scheduled_at > (now or _now())):
+        return False
+    job_enqueue(job=job)
+    job.scheduled_at = None
+    job.save(update_fields=["scheduled_at"])
+    pipeline_update_status(pipeline=pipeline)
+    return True
+
+
+def jobs_enqueue_due(*, now: dt.datetime | None = None) -> int:
+    """Queue every delayed job whose time has come (the fallback for a lost wake-up). Returns how many."""
+    now = now or _now()
+    return sum(job_enqueue_scheduled(job_id=pk, now=now) for pk in selectors.scheduled_job_ids_due(now=now))
 
 
 def pipeline_update_status(*, pipeline: Pipeline, jobs: list[Job] | None = None) -> Pipeline:
@@ -788,7 +838,8 @@ def _cancel(job: Job) -> None:
     job.status = Status.CANCELED
     job.finished_at = now
     job.updated_at = now
-    job.save(update_fields=["status", "finished_at", "updated_at"])
+    job.scheduled_at = None
+    job.save(update_fields=["status", "finished_at", "updated_at", "scheduled_at"])
 
 
 @transaction.atomic
@@ -814,14 +865,30 @@ def pipeline_cancel(*, pipeline: Pipeline) -> Pipeline:
 
 @transaction.atomic
 def job_play(*, job: Job, user: User) -> Job:
-    """Start a manual job."""
+    """Start a manual job, or a delayed one before its time ("Run now")."""
     pipeline = _lock(job.pipeline)
     job = Job.objects.select_for_update().get(pk=job.pk)
-    if job.status != Status.MANUAL:
+    if job.status not in (Status.MANUAL, Status.SCHEDULED):
         raise BadRequest("Unplayable Job")
     job.user = user
+    job.scheduled_at = None
     job_enqueue(job=job)
-    job.save(update_fields=["user"])
+    job.save(update_fields=["user", "scheduled_at"])
+    pipeline_update_status(pipeline=pipeline)
+    return job
+
+
+@transaction.atomic
+def job_unschedule(*, job: Job) -> Job:
+    """A delayed job waits for someone to play it instead (scheduled → manual), as GitLab's Unschedule."""
+    pipeline = _lock(job.pipeline)
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status != Status.SCHEDULED:
+        raise BadRequest("Job is not scheduled")
+    job.status = Status.MANUAL
+    job.scheduled_at = None
+    job.updated_at = _now()
+    job.save(update_fields=["status", "scheduled_at", "updated_at"])
     pipeline_update_status(pipeline=pipeline)
     return job
 

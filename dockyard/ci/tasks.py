@@ -6,6 +6,7 @@ from django_tasks import task
 
 from dockyard.accounts.models import User
 from dockyard.ci import services
+from dockyard.ci.models import Job
 from dockyard.projects.models import Project
 from dockyard.repos import services as repos
 from dockyard.repos.git.write import ZERO_SHA
@@ -29,6 +30,17 @@ def pipelines_for_push(project_id: int, user_id: int | None, changes: list[list[
 @task()
 def jobs_drop_stale() -> None:
     services.jobs_drop_stale()
+
+
+@task()
+def job_enqueue_scheduled(job_id: int) -> None:
+    """A delayed job's wake-up, queued to run at its ``scheduled_at``; harmless if it comes twice."""
+    services.job_enqueue_scheduled(job_id=job_id)
+
+
+@services.on_job_scheduled
+def _wake_when_due(job: Job) -> None:
+    job_enqueue_scheduled.using(run_after=job.scheduled_at).enqueue(job.pk)
 
 
 @repos.on_push

@@ -53,6 +53,7 @@ urlpatterns = [
     re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/retry$", ci.job_retry, name="job_retry"),
     re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/cancel$", ci.job_cancel, name="job_cancel"),
     re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/play$", ci.job_play, name="job_play"),
+    re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/unschedule$", ci.job_unschedule, name="job_unschedule"),
     re_path(_PROJECT + r"ci/lint$", ci.lint, name="ci_lint"),
     re_path(_PROJECT + r"settings/ci_cd$", ci.settings, name="ci_settings"),
     re_path(_PROJECT + r"settings/ci_cd/variables$", ci.variable_add, name="ci_variable_add"),

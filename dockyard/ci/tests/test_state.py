@@ -153,3 +153,26 @@ def test_list_query_budgets_do_not_grow_with_rows() -> None:
     pipeline_id = Pipeline.objects.filter(project=project).order_by("-id").values_list("pk", flat=True).first()
     # One more than the project-wide list: the pipeline itself.
     assert _queries(client, token, f"/api/v4/projects/{project.pk}/pipelines/{pipeline_id}/jobs") == small[urls[1]] + 1
+
+
+@pytest.mark.django_db
+def test_a_delayed_job_is_queued_exactly_once_when_due() -> None:
+    owner = accounts.user_create(username="ci-owner4", email="ci4@example.com", name="CI")
+    group = groups.group_create(actor=owner, name="CI grp4", path="ci-grp4")
+    project = projects.project_create(actor=owner, namespace=group, name="app", initialize_with_readme=True)
+    content = "wait:\n  when: delayed\n  start_in: 10 minutes\n  script: [x]\n"
+    pipeline = services.pipeline_create(project=project, user=owner, ref="main", source="api", content=content)
+    assert pipeline is not None and pipeline.status == "scheduled"
+    job = pipeline.jobs.get()
+    assert job.status == "scheduled" and job.scheduled_at is not None
+    now = timezone.now()
+    assert not services.job_enqueue_scheduled(job_id=job.pk, now=now)  # not due yet
+    assert services.jobs_enqueue_due(now=now) == 0
+    later = now + dt.timedelta(minutes=11)
+    # The task and the sweep both wake it: it is queued once.
+    assert services.job_enqueue_scheduled(job_id=job.pk, now=later)
+    assert services.jobs_enqueue_due(now=later) == 0
+    assert not services.job_enqueue_scheduled(job_id=job.pk, now=later)
+    job.refresh_from_db()
+    pipeline.refresh_from_db()
+    assert (job.status, job.scheduled_at, pipeline.status) == ("pending", None, "pending")

@@ -113,7 +113,8 @@ def _job_row(project: Project, job: Job) -> dict[str, Any]:
         "needs": ", ".join(n["name"] for n in job.needs or []),
         "can_retry": job.status in RETRYABLE and not job.retried,
         "can_cancel": job.status in CANCELABLE_STATUSES,
-        "can_play": job.status == "manual",
+        "can_play": job.status in ("manual", "scheduled"),
+        "can_unschedule": job.status == "scheduled",
     }
 
 
@@ -375,6 +376,19 @@ def job_play(request: HttpRequest, namespace_path: str, project_path: str, job_i
         messages.error(request, str(exc.message))
     else:
         messages.success(request, f"Job {found.name} was started.")
+    return redirect(job_url(found.project, found))
+
+
+@login_required
+@require_POST
+def job_unschedule(request: HttpRequest, namespace_path: str, project_path: str, job_id: str) -> HttpResponse:
+    _, found = _job_action(request, namespace_path, project_path, job_id)
+    try:
+        services.job_unschedule(job=found)
+    except DockyardError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, f"Job {found.name} was unscheduled.")
     return redirect(job_url(found.project, found))
 
 
