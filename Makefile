@@ -81,6 +81,7 @@ bench: dev-deps wrk
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/git.py
+	$(BIN)/python bench/ci.py
 
 ## The serving comparison alone (granian WSGI / ASGI / a2wsgi bridge / uvicorn on a bare Django).
 bench-serving: dev-deps wrk
@@ -91,8 +92,13 @@ bench-serving: dev-deps wrk
 bench-git: dev-deps
 	$(BIN)/python bench/git.py
 
+## CI alone: job dispatch to many simulated runners on PostgreSQL (127.0.0.1:5432, a throwaway
+## database), then push-to-job-start latency with the embedded runner.
+bench-ci: dev-deps
+	$(BIN)/python bench/ci.py
+
 ## wrk, the load generator of the benchmarks (Debian's package).
-.PHONY: bench-serving bench-git wrk
+.PHONY: bench-serving bench-git bench-ci wrk
 wrk:
 	@command -v wrk >/dev/null 2>&1 || { \
 	  echo "installing Debian's wrk for the benchmarks"; \

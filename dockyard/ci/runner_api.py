@@ -140,10 +140,10 @@ def discovery(request: HttpRequest) -> HttpResponse:
 
 def _job_for_token(request: HttpRequest, job_id: int, params: dict[str, Any]) -> tuple[Job | None, HttpResponse | None]:
     """GitLab's ``authenticate_job!``: the job's own token, and the job must be running."""
-    job = selectors.job_by_id(job_id=job_id)
+    holder = selectors.runner_job_by_token(token=params.get("token") or request.headers.get("Job-Token"))
+    job = holder if holder is not None and holder.pk == job_id else selectors.runner_job_by_id(job_id=job_id)
     if job is None:
         return None, JsonResponse({"message": "404 Not Found"}, status=404)
-    holder = selectors.job_by_token(token=params.get("token") or request.headers.get("Job-Token"))
     if holder is None or holder.pk != job.pk:
         return None, _forbidden()
     if job.status != Status.RUNNING:

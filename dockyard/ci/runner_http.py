@@ -85,9 +85,7 @@ def _request_job(
     assignment = services.job_request(runner=runner, manager=manager)
     if assignment is None:
         return 204, None
-    job = selectors.job_by_id(job_id=assignment.job.pk)
-    assert job is not None
-    return 201, payload.job_payload(job=job, token=assignment.token, base=base, runner=runner)
+    return 201, payload.job_payload(job=assignment.job, token=assignment.token, base=base, runner=runner)
 
 
 def _parse_params(body: bytes, content_type: str) -> dict[str, Any]:

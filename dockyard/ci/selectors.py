@@ -32,8 +32,10 @@ from dockyard.projects.models import Project
 
 JOB_SCOPES = frozenset(s.value for s in Status)
 PIPELINE_ORDER = {"id": "id", "status": "status", "ref": "ref", "updated_at": "updated_at", "user_id": "user_id"}
-# How many of the oldest pending jobs one ``jobs/request`` looks at before giving up.
+# How many of the oldest pending jobs one ``jobs/request`` looks at before giving up, and how many it
+# reads at a time (enough for every runner polling at once to find one not locked by another).
 CANDIDATES = 200
+CANDIDATES_PAGE = 25
 
 
 def _job_related(qs: QuerySet[Job]) -> QuerySet[Job]:
@@ -163,6 +165,19 @@ def job_by_token(*, token: str | None) -> Job | None:
     return _job_related(Job.objects.filter(token_digest=token_digest(token))).first()
 
 
+def runner_job_by_token(*, token: str | None) -> Job | None:
+    """The bare row of the job a job token belongs to: what the runner's own calls (status updates,
+    trace chunks, artifacts) need. On PostgreSQL, planning ``_job_related``'s nine-table join costs more
+    than running it, and these calls come many times per job."""
+    if not token:
+        return None
+    return Job.objects.filter(token_digest=token_digest(token)).first()
+
+
+def runner_job_by_id(*, job_id: int) -> Job | None:
+    return Job.objects.filter(pk=job_id).first()
+
+
 def job_token_git_user(secret: str) -> tuple[User, int] | None:
     """For git over HTTP: (the pipeline's user, the project) of the RUNNING job holding ``secret``."""
     job = job_by_token(token=secret)
@@ -196,15 +211,31 @@ def dotenv_sources(*, job: Job) -> list[Job]:
     return [dep for dep in qs.order_by("stage_idx", "id") if dep.dotenv_variables]
 
 
-def pending_jobs_for(*, runner: Runner) -> list[Job]:
-    """The oldest pending jobs of the projects this runner serves (tags are checked by the caller)."""
-    qs = Job.objects.filter(status=Status.PENDING)
+@dataclass(frozen=True)
+class Candidate:
+    """What deciding whether a runner may take a pending job needs, without loading the job."""
+
+    job_id: int
+    tag_list: list[str]
+    protected: bool
+
+
+def pending_job_candidates(*, runner: Runner, after_id: int = 0) -> list[Candidate]:
+    """The oldest pending jobs of the projects this runner serves, as small rows; what SQL can decide
+    portably (untagged jobs for a runner without tags, protected refs) is filtered here, tag subsets
+    are checked by the caller."""
+    qs = Job.objects.filter(status=Status.PENDING, pk__gt=after_id)
     if runner.runner_type == Runner.Type.PROJECT:
         qs = qs.filter(project__in=runner.projects.values("pk"))
     elif runner.runner_type == Runner.Type.GROUP:
         traversal = runner.namespace.traversal if runner.namespace else "/-/"
         qs = qs.filter(project__namespace__traversal__startswith=traversal)
-    return list(qs.select_related("pipeline").order_by("id")[:CANDIDATES])
+    if not runner.tag_list:
+        qs = qs.filter(tag_list=[])
+    if runner.access_level == Runner.AccessLevel.REF_PROTECTED:
+        qs = qs.filter(pipeline__protected=True)
+    rows = qs.order_by("id").values_list("id", "tag_list", "pipeline__protected")[:CANDIDATES_PAGE]
+    return [Candidate(job_id=pk, tag_list=tags or [], protected=protected) for pk, tags, protected in rows]
 
 
 def scheduled_job_ids_due(*, now: dt.datetime) -> list[int]:

@@ -684,37 +684,44 @@ class Assignment:
     token: str
 
 
-def _runner_can_take(runner: Runner, job: Job) -> bool:
-    tags = set(job.tag_list or [])
+def _runner_can_take(runner: Runner, job: selectors.Candidate) -> bool:
+    tags = set(job.tag_list)
     if not tags and not runner.run_untagged:
         return False
     if not tags <= set(runner.tag_list or []):
         return False
-    return not (runner.access_level == Runner.AccessLevel.REF_PROTECTED and not job.pipeline.protected)
+    return not (runner.access_level == Runner.AccessLevel.REF_PROTECTED and not job.protected)
 
 
 def job_request(*, runner: Runner, manager: RunnerManager | None) -> Assignment | None:
     """Give the oldest pending job this runner may run to it, or None.
 
-    Candidates are read without a lock; taking one is a compare-and-set on its status under a row lock
-    (``SKIP LOCKED`` on PostgreSQL, the one writer on SQLite), so two runners never get the same job.
+    Candidates are read without a lock, a page at a time, then taken in one statement: the first of
+    them still pending and not locked by another runner's transaction (``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL; on SQLite the one writer serialises). Many runners polling at once thus never queue
+    behind one row, and a runner that loses a race tries the next candidate without another round trip.
     """
     if runner.paused:
         return None
-    for job in selectors.pending_jobs_for(runner=runner):
-        if not _runner_can_take(runner, job):
-            continue
-        assignment = job_start(job_id=job.pk, runner=runner, manager=manager)
-        if assignment is not None:
+    after = 0
+    for _ in range(selectors.CANDIDATES // selectors.CANDIDATES_PAGE):
+        page = selectors.pending_job_candidates(runner=runner, after_id=after)
+        job_ids = [c.job_id for c in page if _runner_can_take(runner, c)]
+        assignment = job_start(job_ids=job_ids, runner=runner, manager=manager) if job_ids else None
+        if assignment is not None or len(page) < selectors.CANDIDATES_PAGE:
             return assignment
+        after = page[-1].job_id
     return None
 
 
 @transaction.atomic
-def job_start(*, job_id: int, runner: Runner, manager: RunnerManager | None) -> Assignment | None:
-    """pending → running on ``runner``, with a fresh job token; None when someone else took it first."""
-    qs = Job.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
-    job = qs.filter(pk=job_id, status=Status.PENDING).first()
+def job_start(*, job_ids: Sequence[int], runner: Runner, manager: RunnerManager | None) -> Assignment | None:
+    """The first of ``job_ids`` still pending goes pending → running on ``runner``, with a fresh job
+    token; None when other runners took them all first."""
+    qs = Job.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))
+    # The relations the runner's payload reads come along (only the job's row is locked).
+    qs = qs.select_related("pipeline", "project__namespace", "user")
+    job = qs.filter(pk__in=job_ids, status=Status.PENDING).order_by("id").first()
     if job is None:
         return None
     token = _new_secret(JOB_TOKEN_PREFIX)
@@ -726,7 +733,11 @@ def job_start(*, job_id: int, runner: Runner, manager: RunnerManager | None) -> 
     job.started_at = now
     job.updated_at = now
     job.save(update_fields=["status", "runner", "runner_manager", "token_digest", "started_at", "updated_at"])
-    pipeline_update_status(pipeline=_lock(job.pipeline))
+    # A running job makes its pipeline running whatever its other jobs do (``composite_status``), so only
+    # the first job to start needs the pipeline's lock: later ones leave the row alone instead of queuing
+    # behind each other on it.
+    if job.pipeline.status != Status.RUNNING:
+        pipeline_update_status(pipeline=_lock(job.pipeline))
     return Assignment(job=job, token=token)
 
 
@@ -745,27 +756,49 @@ def _auto_retry(job: Job) -> bool:
     return earlier < limit
 
 
-@transaction.atomic
 def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit_code: int | None = None) -> Job:
-    """running → success/failed (from the runner, or the stuck-job check), then process the pipeline."""
-    pipeline = _lock(job.pipeline)
-    job = Job.objects.select_for_update().get(pk=job.pk)
-    if job.status not in (Status.RUNNING, Status.PENDING):
-        return job
-    now = _now()
-    job.status = status
-    job.finished_at = now
-    job.updated_at = now
-    job.exit_code = exit_code
-    if status == Status.FAILED:
-        job.failure_reason = failure_reason if failure_reason in FAILURE_REASONS else "unknown_failure"
-        if exit_code is not None and exit_code in (job.allow_failure_exit_codes or []):
-            job.allow_failure = True
-    job.save()
-    if _auto_retry(job):
-        _clone_for_retry(job=job, user=job.user)
-    pipeline_process(pipeline=pipeline)
+    """running → success/failed (from the runner, or the stuck-job check), then process the pipeline.
+
+    The job is written under its own row lock and committed first; the pipeline is processed after,
+    under the pipeline's lock, and only when that can change something (see
+    :func:`_pipeline_needs_processing`), so the many jobs of one stage finishing at once don't all queue
+    on the pipeline's row.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in (Status.RUNNING, Status.PENDING):
+            return job
+        now = _now()
+        job.status = status
+        job.finished_at = now
+        job.updated_at = now
+        job.exit_code = exit_code
+        if status == Status.FAILED:
+            job.failure_reason = failure_reason if failure_reason in FAILURE_REASONS else "unknown_failure"
+            if exit_code is not None and exit_code in (job.allow_failure_exit_codes or []):
+                job.allow_failure = True
+        job.save()
+        retried = _auto_retry(job)
+        if retried:
+            _clone_for_retry(job=job, user=job.user)
+    if retried or _pipeline_needs_processing(pipeline_id=job.pipeline_id):
+        pipeline_process(pipeline=job.pipeline)
     return job
+
+
+def _pipeline_needs_processing(*, pipeline_id: int) -> bool:
+    """False when processing the pipeline now would change nothing: no job waits in ``created`` for its
+    predecessors, and some job is still pending or running, which keeps the pipeline ``running``
+    whatever the others did (``composite_status``). Read after the caller's commit, so of jobs
+    finishing at the same time the last to commit always sees the others done and processes."""
+    statuses = set(
+        Job.objects.filter(
+            pipeline_id=pipeline_id, retried=False, status__in=(Status.CREATED, Status.PENDING, Status.RUNNING)
+        )
+        .values_list("status", flat=True)
+        .distinct()
+    )
+    return Status.CREATED in statuses or not statuses & {Status.PENDING, Status.RUNNING}
 
 
 def job_touch(*, job: Job) -> None:

@@ -1,0 +1,120 @@
+"""Handing jobs to runners in process: what ``POST /jobs/request`` costs in queries, and which runner gets what."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from dockyard.accounts import services as accounts
+from dockyard.ci import services
+from dockyard.ci.models import Job, JobArtifact, Pipeline, Runner
+from dockyard.ci.runner_http import _request_job
+from dockyard.namespaces import services as groups
+from dockyard.projects import services as projects
+from dockyard.projects.models import Project
+from dockyard.repos import git as repo_git
+
+SYSTEM_ID = "s_0123456789ab"
+
+
+@pytest.fixture(autouse=True)
+def _remove_repositories() -> Iterator[None]:
+    """Ids come back after each test's rollback; their repositories on disk must not."""
+    yield
+    for project_id in Project.objects.values_list("pk", flat=True):
+        repo_git.remove_repository(project_id)
+
+
+def _yaml(dependencies: int, variables: int) -> str:
+    lines = ["stages: [build, use]", "variables:"]
+    lines += [f"  GLOBAL_{i}: value-{i}" for i in range(variables)]
+    for i in range(dependencies):
+        lines += [f"dep{i}:", "  stage: build", "  script: [x]", "  artifacts:", "    paths: [out/]"]
+    lines += [
+        "use:",
+        "  stage: use",
+        "  script: [x]",
+        f"  dependencies: [{', '.join(f'dep{i}' for i in range(dependencies))}]",
+    ]
+    lines += ["  variables:"] + [f"    JOB_{i}: job-{i}" for i in range(variables)]
+    return "\n".join(lines) + "\n"
+
+
+def _dispatch_queries(project: Project, runner: Runner, token: str, *, dependencies: int, variables: int) -> int:
+    """Queries of the ``jobs/request`` that hands out ``use``, after its ``dependencies`` ran with artifacts."""
+    for i in range(variables):
+        services.variable_create(project=project, key=f"PROJECT_{dependencies}_{i}", value=f"v{i}")
+    content = _yaml(dependencies, variables)
+    pipeline = services.pipeline_create(
+        project=project, user=project.creator, ref="main", source="api", content=content
+    )
+    assert pipeline is not None
+    for _ in range(dependencies):
+        assignment = services.job_request(runner=runner, manager=None)
+        assert assignment is not None
+        JobArtifact.objects.create(
+            job=assignment.job, project=project, file_type="archive", filename="artifacts.zip",
+            storage_key=f"k/{assignment.job.pk}", size=10, sha256="0" * 64,
+        )  # fmt: skip
+        services.job_finish(job=assignment.job, status="success", exit_code=0)
+    with CaptureQueriesContext(connection) as ctx:
+        status, payload = _request_job(
+            token=token, system_id=SYSTEM_ID, info={}, ip="127.0.0.1", base="http://x", heartbeat=True
+        )
+    assert status == 201 and payload is not None and payload["job_info"]["name"] == "use"
+    assert len(payload["dependencies"]) == dependencies
+    assert all(d["artifacts_file"]["filename"] == "artifacts.zip" for d in payload["dependencies"])
+    keys = {v["key"] for v in payload["variables"]}
+    assert {f"GLOBAL_{variables - 1}", f"JOB_{variables - 1}", f"PROJECT_{dependencies}_{variables - 1}"} <= keys
+    services.job_finish(job=Job.objects.get(pk=payload["id"]), status="success", exit_code=0)
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.django_db
+def test_job_payload_queries_do_not_grow_with_variables_and_dependencies() -> None:
+    owner = accounts.user_create(username="ci-dispatch", email="cid@example.com", name="CI")
+    group = groups.group_create(actor=owner, name="CI dispatch", path="ci-dispatch-grp")
+    project = projects.project_create(actor=owner, namespace=group, name="app", initialize_with_readme=True)
+    runner, token = services.runner_create(actor=owner, runner_type="instance_type")
+    # Nothing queued yet: a 204, which also records the runner's host (a once-a-minute write).
+    assert (
+        _request_job(token=token, system_id=SYSTEM_ID, info={}, ip="127.0.0.1", base="http://x", heartbeat=True)[0]
+        == 204
+    )
+
+    small = _dispatch_queries(project, runner, token, dependencies=1, variables=1)
+    large = _dispatch_queries(project, runner, token, dependencies=6, variables=12)
+    assert large == small
+
+
+@pytest.mark.django_db
+def test_runners_get_only_jobs_they_may_run_oldest_first() -> None:
+    owner = accounts.user_create(username="ci-tags", email="cit@example.com", name="CI")
+    group = groups.group_create(actor=owner, name="CI tags", path="ci-tags-grp")
+    project = projects.project_create(actor=owner, namespace=group, name="app", initialize_with_readme=True)
+    content = "gpu:\n  script: [x]\n  tags: [gpu]\nplain:\n  script: [x]\nlinux:\n  script: [x]\n  tags: [linux]\n"
+    pipeline = services.pipeline_create(project=project, user=owner, ref="main", source="api", content=content)
+    assert pipeline is not None
+    untagged, _ = services.runner_create(actor=owner, runner_type="instance_type")
+    linux, _ = services.runner_create(actor=owner, runner_type="instance_type", tag_list=["linux"], run_untagged=False)
+    both, _ = services.runner_create(actor=owner, runner_type="instance_type", tag_list=["gpu", "linux"])
+
+    def take(runner: Runner) -> str | None:
+        assignment = services.job_request(runner=runner, manager=None)
+        return assignment.job.name if assignment else None
+
+    assert take(linux) == "linux"  # not the older untagged or gpu jobs
+    assert take(linux) is None
+    assert take(untagged) == "plain"
+    assert take(both) == "gpu"
+    assert take(both) is None
+    pipeline = Pipeline.objects.get(pk=pipeline.pk)
+    assert pipeline.status == "running"
+    for job in Job.objects.filter(pipeline=pipeline):
+        assert job.status == "running"
+        services.job_finish(job=job, status="success", exit_code=0)
+    pipeline.refresh_from_db()
+    assert pipeline.status == "success" and pipeline.finished_at is not None
