@@ -75,10 +75,11 @@ LATENCY_TARGET = 1.0  # seconds, median push -> running
 # --------------------------------------------------------------------------- the server and its API
 
 
-def start_serve(servers: Servers, tmp: Path, name: str, **env: str) -> Server:
+def start_serve(servers: Servers, tmp: Path, name: str, workers: int = 1, **env: str) -> Server:
     home = tmp / f"home-{name.replace(' ', '-')}"
     port = free_port()
-    argv = [sys.executable, "-m", "dockyard.cli", "serve", "--host", HOST, "--port", str(port), "--workers", "1"]
+    argv = [sys.executable, "-m", "dockyard.cli", "serve", "--host", HOST, "--port", str(port)]
+    argv += ["--workers", str(workers)]
     environment = clean_env(
         DOCKYARD_HOME=str(home), DOCKYARD_ROOT_PASSWORD="password123", DOCKYARD_ROOT_TOKEN=ROOT_TOKEN, **env
     )
@@ -235,6 +236,7 @@ def bench_dispatch(args: argparse.Namespace, servers: Servers, tmp: Path) -> Dis
             servers,
             tmp,
             "dockyard serve (PostgreSQL)",
+            workers=args.workers,
             DATABASE_URL=database_url,
             DOCKYARD_EMBEDDED_RUNNER="0",
             DOCKYARD_CI_LONG_POLL_SECONDS="0",
@@ -392,7 +394,7 @@ def report(dispatch: DispatchResult | None, latency: LatencyResult | None) -> No
         print(table(["measure", "median", "min-max", "ratio to baseline"], rows))
         idle_ms, job_ms = statistics.median(dispatch.idle_cpu_ms), statistics.median(dispatch.job_cpu_ms)
         print(
-            f"server CPU (the dockyard process, PostgreSQL not counted): {idle_ms:.1f} ms per 204 answer,"
+            f"server CPU (the dockyard processes, PostgreSQL not counted): {idle_ms:.1f} ms per 204 answer,"
             f" {job_ms:.1f} ms per dispatched job ({job_ms / idle_ms:.1f}x; about {1000 / job_ms:.0f} jobs/s per"
             f" core); the simulated runners used {100 * statistics.median(dispatch.client_share):.0f}% of a core"
         )
@@ -425,6 +427,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pipelines", type=int, default=10, help="pipelines queued per round (default 10)")
     parser.add_argument("--parallel", type=int, default=50, help="jobs per pipeline (default 50)")
     parser.add_argument("--rounds", type=int, default=3, help="dispatch rounds (default 3)")
+    parser.add_argument("--workers", type=int, default=1, help="web processes of the PostgreSQL server (default 1)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of the no-job baseline per round")
     parser.add_argument("--pushes", type=int, default=7, help="pushes for the latency measure (default 7)")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measure (default 10)")
@@ -455,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "rerun: make bench-ci  (or: .venv/bin/python bench/ci.py"
         f" --runners {args.runners} --pipelines {args.pipelines} --parallel {args.parallel} --rounds {args.rounds}"
-        f" --pushes {args.pushes})"
+        f" --workers {args.workers} --pushes {args.pushes})"
     )
     return 0
 
