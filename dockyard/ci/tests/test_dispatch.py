@@ -46,7 +46,9 @@ def _yaml(dependencies: int, variables: int) -> str:
 def _dispatch_queries(project: Project, runner: Runner, token: str, *, dependencies: int, variables: int) -> int:
     """Queries of the ``jobs/request`` that hands out ``use``, after its ``dependencies`` ran with artifacts."""
     for i in range(variables):
-        services.variable_create(project=project, key=f"PROJECT_{dependencies}_{i}", value=f"v{i}")
+        services.variable_create(owner=project, key=f"PROJECT_{dependencies}_{i}", value=f"v{i}")
+        services.variable_create(owner=project.namespace, key=f"GROUP_{dependencies}_{i}", value=f"g{i}")
+        services.variable_create(owner=None, key=f"INSTANCE_{dependencies}_{i}", value=f"i{i}")
     content = _yaml(dependencies, variables)
     pipeline = services.pipeline_create(
         project=project, user=project.creator, ref="main", source="api", content=content
@@ -68,7 +70,14 @@ def _dispatch_queries(project: Project, runner: Runner, token: str, *, dependenc
     assert len(payload["dependencies"]) == dependencies
     assert all(d["artifacts_file"]["filename"] == "artifacts.zip" for d in payload["dependencies"])
     keys = {v["key"] for v in payload["variables"]}
-    assert {f"GLOBAL_{variables - 1}", f"JOB_{variables - 1}", f"PROJECT_{dependencies}_{variables - 1}"} <= keys
+    last = f"{dependencies}_{variables - 1}"
+    assert {
+        f"GLOBAL_{variables - 1}",
+        f"JOB_{variables - 1}",
+        f"PROJECT_{last}",
+        f"GROUP_{last}",
+        f"INSTANCE_{last}",
+    } <= keys
     services.job_finish(job=Job.objects.get(pk=payload["id"]), status="success", exit_code=0)
     return len(ctx.captured_queries)
 
