@@ -18,10 +18,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -174,6 +175,19 @@ class Servers:
         server = Server(name=name, port=port, proc=proc, log_path=log_path)
         self.started.append(server)
         return server
+
+
+def run_with_servers(prefix: str, body: Callable[[Path, Servers], int]) -> int:
+    """Run ``body`` in a fresh temporary directory with a :class:`Servers` (all stopped at the end);
+    a :class:`BenchError` prints the started servers' last log lines and gives exit status 1."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, Servers(Path(tmp)) as servers:
+        try:
+            return body(Path(tmp), servers)
+        except BenchError as err:
+            print(f"\nbenchmark failed: {err}", file=sys.stderr)
+            for server in servers.started:
+                print(f"--- {server.name} log (last lines):\n{server.log_tail()}", file=sys.stderr)
+            return 1
 
 
 def granian_argv(target: str, interface: str, port: int, workers: int = 1) -> list[str]:

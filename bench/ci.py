@@ -38,7 +38,6 @@ import secrets
 import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -60,6 +59,7 @@ from benchkit import (
     http_post_json,
     machine_line,
     process_tree,
+    run_with_servers,
     table,
 )
 from git import git, tree_cpu_split
@@ -444,16 +444,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  machine: {machine_line()}")
     print(f"  code:    {git_describe()}")
     print()
-    with tempfile.TemporaryDirectory(prefix="dockyard-bench-ci-") as tmp, Servers(Path(tmp)) as servers:
-        try:
-            dispatch = bench_dispatch(args, servers, Path(tmp)) if args.only != "latency" else None
-            latency = bench_latency(args, servers, Path(tmp)) if args.only != "dispatch" else None
-        except BenchError as err:
-            print(f"\nbenchmark failed: {err}", file=sys.stderr)
-            for server in servers.started:
-                print(f"--- {server.name} log (last lines):\n{server.log_tail()}", file=sys.stderr)
-            return 1
+
+    def body(tmp: Path, servers: Servers) -> int:
+        dispatch = bench_dispatch(args, servers, tmp) if args.only != "latency" else None
+        latency = bench_latency(args, servers, tmp) if args.only != "dispatch" else None
         report(dispatch, latency)
+        return 0
+
+    status = run_with_servers("dockyard-bench-ci-", body)
+    if status:
+        return status
     print()
     print(
         "rerun: make bench-ci  (or: .venv/bin/python bench/ci.py"

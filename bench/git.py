@@ -39,7 +39,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ from benchkit import (
     http_post_json,
     machine_line,
     process_tree,
+    run_with_servers,
     table,
 )
 from gitrepo import build
@@ -304,14 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         f" {source.text_mb:.0f} MB of text, {source.pack_mb:.1f} MB packed"
     )
     print()
-    with tempfile.TemporaryDirectory(prefix="dockyard-bench-git-") as tmp, Servers(Path(tmp)) as servers:
-        try:
-            return bench(args, Path(tmp), servers, source.path)
-        except BenchError as err:
-            print(f"\nbenchmark failed: {err}", file=sys.stderr)
-            for server in servers.started:
-                print(f"--- {server.name} log (last lines):\n{server.log_tail()}", file=sys.stderr)
-            return 1
+    return run_with_servers("dockyard-bench-git-", lambda tmp, servers: bench(args, tmp, servers, source.path))
 
 
 def bench(args: argparse.Namespace, tmp: Path, servers: Servers, source: Path) -> int:

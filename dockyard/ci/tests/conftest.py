@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 
 from dockyard.ci.compiler import CompileContext, CompileResult, IncludeNotFound, IncludeRequest, compile_pipeline
 from dockyard.ci.compiler.globs import fnmatch
+from dockyard.projects.models import Project
+from dockyard.repos import git as repo_git
 
 
 def files_exist_in(paths: list[str]) -> Callable[[Any], list[str]]:
@@ -66,3 +68,12 @@ def names(text: str, **overrides: Any) -> list[str]:
 @pytest.fixture
 def repo() -> FakeRepository:
     return FakeRepository({})
+
+
+@pytest.fixture
+def remove_repositories() -> Iterator[None]:
+    """For database tests that create projects: ids come back after each test's rollback; their
+    repositories on disk must not."""
+    yield
+    for project_id in Project.objects.values_list("pk", flat=True):
+        repo_git.remove_repository(project_id)

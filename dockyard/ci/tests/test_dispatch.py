@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,17 +13,11 @@ from dockyard.ci.runner_http import _request_job
 from dockyard.namespaces import services as groups
 from dockyard.projects import services as projects
 from dockyard.projects.models import Project
-from dockyard.repos import git as repo_git
 
 SYSTEM_ID = "s_0123456789ab"
 
 
-@pytest.fixture(autouse=True)
-def _remove_repositories() -> Iterator[None]:
-    """Ids come back after each test's rollback; their repositories on disk must not."""
-    yield
-    for project_id in Project.objects.values_list("pk", flat=True):
-        repo_git.remove_repository(project_id)
+pytestmark = pytest.mark.usefixtures("remove_repositories")
 
 
 def _yaml(dependencies: int, variables: int) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection
@@ -16,16 +15,8 @@ from dockyard.ci import services
 from dockyard.ci.models import Job, Pipeline, Runner
 from dockyard.namespaces import services as groups
 from dockyard.projects import services as projects
-from dockyard.projects.models import Project
-from dockyard.repos import git as repo_git
 
-
-@pytest.fixture(autouse=True)
-def _remove_repositories() -> Iterator[None]:
-    """Ids come back after each test's rollback; their repositories on disk must not."""
-    yield
-    for project_id in Project.objects.values_list("pk", flat=True):
-        repo_git.remove_repository(project_id)
+pytestmark = pytest.mark.usefixtures("remove_repositories")
 
 
 YAML = """\
