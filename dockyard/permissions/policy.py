@@ -330,6 +330,9 @@ def push_denial(
         return "You are not allowed to push code to this project."
     if project.archived:
         return "You are not allowed to push code to an archived project."
+    if change.ref.startswith("refs/merge-requests/"):
+        # The server keeps merge request heads there (those from forks are fetched in): never a client.
+        return "deny updating a hidden ref"
     level = _ref_level(active, project)
     if (branch := change.branch) is not None:
         if change.deleted and branch == project.default_branch:

@@ -84,6 +84,14 @@ def test_merge_request_from_a_fork_is_refreshed_rebased_and_merged(
     )
     assert (mr.project_id, mr.source_project_id, mr.target_project_id) == (upstream.id, fork.id, upstream.id)
     assert mr.sha == head
+    # The upstream keeps the fork's head as GitLab does, and no client may move it.
+    upstream_url = (
+        f"http://root:{live_server.root_token}@127.0.0.1:{live_server.port}/{upstream.path_with_namespace}.git"
+    )
+    mr_ref = f"refs/merge-requests/{mr.iid}/head"
+    assert git.run("ls-remote", upstream_url, mr_ref, cwd=work).stdout.split() == [head, mr_ref]
+    tamper = git.run("push", "--force", upstream_url, f"HEAD~1:{mr_ref}", cwd=work, check=False)
+    assert tamper.returncode != 0 and "hidden ref" in tamper.stderr
 
     # The merge request lives upstream: its diff and commits are read there.
     target = root.projects.get(upstream.id)
