@@ -30,6 +30,7 @@ from dockyard.ci.schemas import (
 from dockyard.core.errors import BadRequest, Forbidden, NotFound
 from dockyard.core.pagination import paginate
 from dockyard.core.storage import object_storage
+from dockyard.merge_requests import selectors as mr_selectors
 from dockyard.namespaces import selectors as namespace_selectors
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
@@ -138,6 +139,27 @@ def delete_pipeline(request: HttpRequest, project_id: str, pipeline_id: int) -> 
 def pipeline_variables(request: HttpRequest, project_id: str, pipeline_id: int) -> list[dict[str, str]]:
     _, project = _actor(request, project_id, "update_build")
     return list(selectors.pipeline_get(project=project, pipeline_id=pipeline_id).variables)
+
+
+# --- merge request pipelines ----------------------------------------------------------------------------
+
+
+@router.get("/projects/{project_id}/merge_requests/{mr_iid}/pipelines", response=list[PipelineBasic])
+def list_merge_request_pipelines(
+    request: HttpRequest, response: HttpResponse, project_id: str, mr_iid: str
+) -> list[Pipeline]:
+    viewer, project = _project(request, project_id)
+    mr = mr_selectors.merge_request_get_for(viewer=viewer, project=project, iid=mr_iid)
+    return paginate(request, response, selectors.pipeline_list_for_merge_request(mr=mr))
+
+
+@router.post("/projects/{project_id}/merge_requests/{mr_iid}/pipelines", response={201: PipelineOut})
+def create_merge_request_pipeline(request: HttpRequest, project_id: str, mr_iid: str) -> tuple[int, Pipeline]:
+    user, project = _actor(request, project_id, "create_pipeline")
+    mr = mr_selectors.merge_request_get_for(viewer=user, project=project, iid=mr_iid)
+    pipeline = services.pipeline_create_for_merge_request(mr=mr, user=user, refuse_errors=True)
+    assert pipeline is not None
+    return 201, pipeline
 
 
 # --- jobs ----------------------------------------------------------------------------------------------

@@ -118,6 +118,13 @@ class Pipeline(models.Model):
     # Variables given to this run (API/web form): [{"key", "value", "variable_type"}].
     variables = models.JSONField(default=list, blank=True)
     yaml_variables = models.JSONField(default=list, blank=True)  # [{"key", "value", "raw"}] from the file
+    # Merge request pipelines (source "merge_request_event") run for this merge request's source head.
+    merge_request = models.ForeignKey(
+        "merge_requests.MergeRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="pipelines"
+    )
+    pipeline_schedule = models.ForeignKey(
+        "ci.PipelineSchedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="pipelines"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -283,3 +290,66 @@ class Variable(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class PipelineSchedule(models.Model):
+    """A cron schedule that creates ``schedule`` pipelines for ``ref`` (a full ``refs/heads/…`` or
+    ``refs/tags/…`` name). ``next_run_at`` is when it is due next: the worker claims a run by moving it
+    on with a conditional UPDATE, so however many workers look, each due time gives one pipeline."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="ci_pipeline_schedules")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    description = models.CharField(max_length=255)
+    ref = models.CharField(max_length=255)
+    cron = models.CharField(max_length=255)
+    cron_timezone = models.CharField(max_length=255, default="UTC")
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["active", "next_run_at"]),
+            models.Index(fields=["project", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"schedule {self.pk} ({self.cron})"
+
+
+class PipelineScheduleVariable(models.Model):
+    """A variable given to every pipeline its schedule creates."""
+
+    schedule = models.ForeignKey(PipelineSchedule, on_delete=models.CASCADE, related_name="variables")
+    key = models.CharField(max_length=255)
+    value = models.TextField(blank=True, default="")
+    variable_type = models.CharField(max_length=16, default="env_var")
+    raw = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["schedule", "key"], name="ci_schedule_variable_unique")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Trigger(models.Model):
+    """A pipeline trigger token (``glptt-…``), stored as a SHA-256 digest; ``short_token`` is what lists show
+    after creation (the full token is shown once)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="ci_triggers")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    description = models.CharField(max_length=255, blank=True, default="")
+    token_digest = models.CharField(max_length=64, unique=True)
+    short_token = models.CharField(max_length=16)
+    last_used = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "id"])]
+
+    def __str__(self) -> str:
+        return f"trigger {self.pk}"

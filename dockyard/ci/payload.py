@@ -16,6 +16,7 @@ from dockyard.ci.services import (
     _server_variables,
     commit_variables,
     job_timeout,
+    merge_request_variables,
     project_variables,
 )
 from dockyard.repos.git.write import ZERO_SHA
@@ -44,6 +45,9 @@ def job_variables(*, job: Job, token: str, base: str, runner: Runner) -> list[di
     predefined, the file's global then job variables, the dotenv reports of the jobs this one depends
     on, the instance's, the groups' (closest last), the project's, then the run's own variables."""
     pipeline, project = job.pipeline, job.project
+    # A merge request pipeline's ref is refs/merge-requests/:iid/head; its jobs see the source branch.
+    mr = pipeline.merge_request if pipeline.merge_request_id else None
+    ref_name = mr.source_branch if mr is not None else pipeline.ref
     job_url = f"{base}/{project.full_path}/-/jobs/{job.pk}"
     options = job.options
     out = [
@@ -78,12 +82,15 @@ def job_variables(*, job: Job, token: str, base: str, runner: Runner) -> list[di
         "CI_COMMIT_SHA": pipeline.sha,
         "CI_COMMIT_SHORT_SHA": pipeline.sha[:8],
         "CI_COMMIT_BEFORE_SHA": pipeline.before_sha,
-        "CI_COMMIT_REF_NAME": pipeline.ref,
-        "CI_COMMIT_REF_SLUG": slugify(pipeline.ref),
+        "CI_COMMIT_REF_NAME": ref_name,
+        "CI_COMMIT_REF_SLUG": slugify(ref_name),
         "CI_COMMIT_REF_PROTECTED": "true" if pipeline.protected else "false",
         **commit_variables(project_id=project.id, sha=pipeline.sha),
     }
-    values["CI_COMMIT_TAG" if pipeline.tag else "CI_COMMIT_BRANCH"] = pipeline.ref
+    if mr is not None:
+        values.update(merge_request_variables(mr=mr, base=base))
+    else:
+        values["CI_COMMIT_TAG" if pipeline.tag else "CI_COMMIT_BRANCH"] = pipeline.ref
     if pipeline.name:
         values["CI_PIPELINE_NAME"] = pipeline.name
     values.update(
@@ -210,6 +217,8 @@ def job_payload(*, job: Job, token: str, base: str, runner: Runner) -> dict[str,
     timeout = job_timeout(job=job, runner=runner)
     full_ref = f"refs/tags/{pipeline.ref}" if pipeline.tag else f"refs/heads/{pipeline.ref}"
     remote = f"refs/tags/{pipeline.ref}" if pipeline.tag else f"refs/remotes/origin/{pipeline.ref}"
+    if pipeline.merge_request_id:
+        full_ref = remote = pipeline.ref
     steps = [
         {
             "name": "script",

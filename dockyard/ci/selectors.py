@@ -26,6 +26,7 @@ from dockyard.ci.models import (
     token_digest,
 )
 from dockyard.core.errors import BadRequest, NotFound
+from dockyard.merge_requests.models import MergeRequest
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.projects.models import Project
@@ -116,6 +117,34 @@ def pipeline_latest(*, project: Project, ref: str) -> Pipeline:
     if pipeline is None:
         raise NotFound("Pipeline")
     return pipeline
+
+
+def pipeline_head_for_merge_request(*, mr: MergeRequest, sha: str | None) -> Pipeline | None:
+    """The merge request's head pipeline: the latest pipeline for its source head ``sha``, merge request
+    pipelines first (GitLab: they take precedence over branch pipelines of the same commit)."""
+    if not sha:
+        return None
+    qs = Pipeline.objects.select_related("user", "project", "project__namespace").filter(sha=sha)
+    found = qs.filter(project_id=mr.project_id, merge_request=mr).order_by("-id").first()
+    if found is None:
+        found = (
+            qs.filter(project_id=mr.source_project_id, ref=mr.source_branch, tag=False, merge_request=None)
+            .order_by("-id")
+            .first()
+        )
+    return found
+
+
+def pipeline_list_for_merge_request(*, mr: MergeRequest) -> QuerySet[Pipeline]:
+    """``GET /merge_requests/:iid/pipelines``: its merge request pipelines and the source branch's
+    pipelines of the commits it has had, newest first."""
+    heads = mr.diffs.values("head_commit_sha")
+    branch = Q(project_id=mr.source_project_id, ref=mr.source_branch, tag=False, merge_request=None, sha__in=heads)
+    return (
+        Pipeline.objects.filter(Q(merge_request=mr) | branch)
+        .select_related("user", "project", "project__namespace")
+        .order_by("-id")
+    )
 
 
 # --- jobs ------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from dockyard.ci.models import (
     Job,
     JobArtifact,
     Pipeline,
+    PipelineSchedule,
     Runner,
     RunnerManager,
     Status,
@@ -49,6 +50,8 @@ from dockyard.ci.models import (
 from dockyard.core.errors import BadRequest, DockyardError, Forbidden, NotFound, ValidationFailed, check
 from dockyard.core.logging import get_logger
 from dockyard.core.storage import object_storage
+from dockyard.merge_requests import selectors as mr_selectors
+from dockyard.merge_requests.models import MergeRequest
 from dockyard.namespaces.models import Namespace
 from dockyard.notifications import services as notifications
 from dockyard.permissions import policy
@@ -237,6 +240,59 @@ def commit_variables(*, project_id: int, sha: str) -> dict[str, str]:
     }
 
 
+def merge_request_ref(mr: MergeRequest) -> str:
+    return f"refs/merge-requests/{mr.iid}/head"
+
+
+def merge_request_variables(*, mr: MergeRequest, base: str | None = None) -> dict[str, str]:
+    """GitLab's ``CI_MERGE_REQUEST_*`` variables of a (detached) merge request pipeline. The source and
+    target branch SHAs are set only in merged results pipelines, so they are empty here, as in GitLab."""
+    from dockyard.core.urls import external_base
+
+    base = base or external_base()
+    target = mr.project
+    source = mr.source_project or target  # a deleted fork leaves no source project
+    latest = mr_selectors.version_latest(merge_request=mr)
+    values = {
+        "CI_MERGE_REQUEST_ID": str(mr.pk),
+        "CI_MERGE_REQUEST_IID": str(mr.iid),
+        "CI_MERGE_REQUEST_REF_PATH": merge_request_ref(mr),
+        "CI_MERGE_REQUEST_PROJECT_ID": str(target.pk),
+        "CI_MERGE_REQUEST_PROJECT_PATH": target.full_path,
+        "CI_MERGE_REQUEST_PROJECT_URL": f"{base}/{target.full_path}",
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": mr.target_branch,
+        "CI_MERGE_REQUEST_TARGET_BRANCH_PROTECTED": str(
+            ref_protected(project=target, ref=mr.target_branch, tag=False)
+        ).lower(),
+        "CI_MERGE_REQUEST_TARGET_BRANCH_SHA": "",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": mr.source_branch,
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_PROTECTED": str(
+            ref_protected(project=source, ref=mr.source_branch, tag=False)
+        ).lower(),
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": "",
+        "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": str(source.pk),
+        "CI_MERGE_REQUEST_SOURCE_PROJECT_PATH": source.full_path,
+        "CI_MERGE_REQUEST_SOURCE_PROJECT_URL": f"{base}/{source.full_path}",
+        "CI_MERGE_REQUEST_TITLE": mr.title,
+        "CI_MERGE_REQUEST_DESCRIPTION": mr.description,
+        "CI_MERGE_REQUEST_DRAFT": str(mr.draft).lower(),
+        "CI_MERGE_REQUEST_SQUASH_ON_MERGE": str(mr.squash).lower(),
+        "CI_MERGE_REQUEST_EVENT_TYPE": "detached",
+    }
+    if latest is not None:
+        values["CI_MERGE_REQUEST_DIFF_ID"] = str(latest.pk)
+        values["CI_MERGE_REQUEST_DIFF_BASE_SHA"] = latest.base_commit_sha
+    labels = sorted(label.title for label in mr.labels.all())
+    if labels:
+        values["CI_MERGE_REQUEST_LABELS"] = ",".join(labels)
+    assignees = sorted(u.username for u in mr.assignees.all())
+    if assignees:
+        values["CI_MERGE_REQUEST_ASSIGNEES"] = ",".join(assignees)
+    if mr.milestone is not None:
+        values["CI_MERGE_REQUEST_MILESTONE"] = mr.milestone.title
+    return values
+
+
 def _user_variables(*, project: Project, protected: bool, extra: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Instance, group and project variables (protected ones only on protected refs), then the run's own."""
     values = {v.key: v.value for v in selectors.variables_for_project(project=project, protected=protected)}
@@ -254,18 +310,29 @@ def compile_context(
     before_sha: str,
     source: str,
     variables: Sequence[Mapping[str, Any]] = (),
+    merge_request: MergeRequest | None = None,
 ) -> CompileContext:
+    """What the compiler knows of a pipeline about to be created. For a merge request pipeline ``ref`` is
+    the source branch (``CI_COMMIT_REF_NAME``), and ``rules:changes`` compare with the target branch (the
+    merge request's diff from its merge base)."""
     files = _RepoFiles(project=project, sha=sha, user=user)
     changed: list[str] | None = None
     if source == "push" and not tag and before_sha != ZERO_SHA:
         changed = git_read.changed_paths(project.id, before_sha, sha)
-    protected = ref_protected(project=project, ref=ref, tag=tag)
+    protected = False if merge_request is not None else ref_protected(project=project, ref=ref, tag=tag)
+    mr_values: dict[str, str] = {}
+    if merge_request is not None:
+        mr_values = merge_request_variables(mr=merge_request)
+        diff_base = mr_values.get("CI_MERGE_REQUEST_DIFF_BASE_SHA")
+        if diff_base:
+            changed = git_read.changed_paths(project.id, diff_base, sha)
     predefined = {
         **_server_variables(),
         **project_variables(project=project),
         **commit_variables(project_id=project.id, sha=sha),
         "CI_COMMIT_REF_PROTECTED": "true" if protected else "false",
         "CI_PIPELINE_SOURCE": source,
+        **mr_values,
     }
     if user is not None:
         predefined.update(
@@ -327,6 +394,8 @@ def pipeline_create(
     variables: Sequence[Mapping[str, Any]] = (),
     content: str | None = None,
     refuse_errors: bool = False,
+    merge_request: MergeRequest | None = None,
+    schedule: PipelineSchedule | None = None,
 ) -> Pipeline | None:
     """Create the pipeline GitLab would create for ``ref`` at ``sha`` (default: the ref's head).
 
@@ -352,7 +421,7 @@ def pipeline_create(
         return None
     ctx = compile_context(
         project=project, user=user, ref=ref, tag=tag, sha=sha, before_sha=before_sha, source=source,
-        variables=variables,
+        variables=variables, merge_request=merge_request,
     )  # fmt: skip
     result = compile_pipeline(content, ctx)
     if result.status in ("filtered", "empty"):
@@ -369,7 +438,9 @@ def pipeline_create(
         before_sha=before_sha,
         source=source,
         variables=variables,
-        protected=ref_protected(project=project, ref=ref, tag=tag),
+        protected=False if merge_request is not None else ref_protected(project=project, ref=ref, tag=tag),
+        merge_request=merge_request,
+        schedule=schedule,
         committed_at=commit.committed_date if commit else None,
         jobs=[j for j in result.plan.jobs if not j.is_bridge] if result.plan else [],
         yaml_errors="; ".join(result.errors) if not result.ok else None,
@@ -401,6 +472,8 @@ def _pipeline_insert(
     source: str,
     variables: Sequence[Mapping[str, Any]],
     protected: bool,
+    merge_request: MergeRequest | None,
+    schedule: PipelineSchedule | None,
     committed_at: dt.datetime | None,
     jobs: Sequence[PlanJob],
     yaml_errors: str | None,
@@ -413,7 +486,7 @@ def _pipeline_insert(
         iid=iid_next(project=project, usage="ci_pipelines"),
         sha=sha,
         before_sha=before_sha,
-        ref=ref,
+        ref=merge_request_ref(merge_request) if merge_request is not None else ref,
         tag=tag,
         protected=protected,
         source=source,
@@ -426,6 +499,8 @@ def _pipeline_insert(
             for v in variables
         ],
         yaml_variables=yaml_variables,
+        merge_request=merge_request,
+        pipeline_schedule=schedule,
         committed_at=committed_at,
         finished_at=now if yaml_errors else None,
     )
@@ -488,7 +563,58 @@ def pipelines_create_for_push(
     return created
 
 
+def pipeline_create_for_merge_request(
+    *, mr: MergeRequest, user: User | None, refuse_errors: bool = False
+) -> Pipeline | None:
+    """A merge request pipeline (``merge_request_event``) for the source branch's head, when the
+    configuration has jobs for it: what GitLab runs when a merge request is opened, its source branch is
+    pushed, or someone asks for one. ``refs/merge-requests/:iid/head`` is moved to the head first, as
+    GitLab keeps it, so runners and clones can fetch it."""
+    if not mr.is_open or mr.source_project_id is None:
+        if refuse_errors:
+            raise PipelineRefused(["Merge request is not open" if not mr.is_open else "Reference not found"])
+        return None
+    repo = git_read.Repository(mr.source_project_id)
+    sha = repo.ref_target(f"refs/heads/{mr.source_branch}")
+    if sha is None:
+        if refuse_errors:
+            raise PipelineRefused(["Reference not found"])
+        return None
+    ref = merge_request_ref(mr)
+    try:
+        update_ref(mr.project_id, ref, sha, git_read.Repository(mr.project_id).ref_target(ref) or ZERO_SHA)
+    except GitError:
+        log.warning("merge_request_ref_failed", merge_request_id=mr.pk)
+    return pipeline_create(
+        project=mr.project,
+        user=user,
+        ref=mr.source_branch,
+        sha=sha,
+        tag=False,
+        source="merge_request_event",
+        merge_request=mr,
+        refuse_errors=refuse_errors,
+    )
+
+
 # --- the state machine ------------------------------------------------------------------------------
+
+# Called after the transaction that changed a pipeline's status commits, with the pipeline's id and new
+# status (merge requests react to their head pipeline; webhooks may too). Listeners should only enqueue.
+PipelineStatusListener = Callable[[int, str], Any]
+_status_listeners: list[PipelineStatusListener] = []
+
+
+def on_pipeline_status(listener: PipelineStatusListener) -> PipelineStatusListener:
+    _status_listeners.append(listener)
+    return listener
+
+
+def _status_changed(pipeline: Pipeline) -> None:
+    pipeline_id, status = pipeline.pk, pipeline.status
+    for listener in _status_listeners:
+        transaction.on_commit(lambda listener=listener: listener(pipeline_id, status))  # type: ignore[misc]
+
 
 # GitLab's ``Ci::HasStatus``: allowed failures count as "success with warnings", blocking nothing;
 # manual jobs that may fail are ignored when deciding what comes next.
@@ -663,6 +789,7 @@ def pipeline_update_status(*, pipeline: Pipeline, jobs: list[Job] | None = None)
     now = _now()
     if status == Status.FAILED and pipeline.status != Status.FAILED:
         notifications.notify(kind="pipeline_failed", object_id=pipeline.pk, actor=None)
+    changed = pipeline.status != status
     pipeline.status = status
     pipeline.updated_at = now
     if status in (Status.RUNNING, Status.SUCCESS, Status.FAILED) and pipeline.started_at is None:
@@ -675,6 +802,8 @@ def pipeline_update_status(*, pipeline: Pipeline, jobs: list[Job] | None = None)
     else:
         pipeline.finished_at = None
     pipeline.save(update_fields=["status", "updated_at", "started_at", "finished_at", "duration"])
+    if changed:
+        _status_changed(pipeline)
     return pipeline
 
 

@@ -109,6 +109,7 @@ def _fresh(viewer: User | None, mr: MergeRequest) -> MergeRequest:
     """The merge request re-read with everything its entity shows, for ``viewer``."""
     fresh = selectors.merge_request_get_for(viewer=viewer, project=mr.project, iid=mr.iid)
     fresh.viewer_can_merge = services.can_be_merged_by(viewer, fresh)  # type: ignore[attr-defined]
+    fresh.head_pipeline = services.head_pipeline(fresh, getattr(fresh, "head_sha", None))  # type: ignore[attr-defined]
     return fresh
 
 
@@ -401,9 +402,18 @@ def merge_merge_request(
             squash_commit_message=body.squash_commit_message,
             squash=body.squash,
             should_remove_source_branch=body.should_remove_source_branch,
+            auto_merge=bool(body.merge_when_pipeline_succeeds or body.auto_merge),
         ),
     )
     return _fresh(actor, mr)
+
+
+@router.post(f"{MR}/cancel_merge_when_pipeline_succeeds", response={201: dict[str, str]})
+def cancel_auto_merge(request: HttpRequest, project_id: str, mr_iid: str) -> tuple[int, dict[str, str]]:
+    actor = require_user(request)
+    _, mr = _mr(request, project_id, mr_iid)
+    services.auto_merge_cancel(actor=actor, mr=mr)
+    return 201, {"status": "success"}
 
 
 @router.put(f"{MR}/rebase", response={202: dict[str, bool]})

@@ -79,6 +79,13 @@ class MergeRequest(models.Model):
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     discussion_locked = models.BooleanField(default=False)
+    # Auto-merge ("merge when pipeline succeeds"): who set it, and the merge options they gave
+    # (sha, commit messages, squash, should_remove_source_branch), applied when the head pipeline passes.
+    merge_when_pipeline_succeeds = models.BooleanField(default=False)
+    merge_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merge_params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -9,6 +9,7 @@ from typing import Any
 from ninja import Field, Schema
 
 from dockyard.accounts.schemas import UserBasic
+from dockyard.ci.schemas import PipelineBasic, PipelineOut
 from dockyard.core.schema import GlDateTime
 from dockyard.core.urls import absolute
 from dockyard.issues.schemas import LabelBasic, MilestoneOut
@@ -78,7 +79,7 @@ class MergeRequestBasicOut(Schema):
 
     @staticmethod
     def resolve_merge_user(obj: MergeRequest) -> Any:
-        return obj.merged_by
+        return obj.merged_by or obj.merge_user
 
     @staticmethod
     def resolve_user_notes_count(obj: MergeRequest) -> int:
@@ -164,14 +165,22 @@ class MergeRequestOut(MergeRequestBasicOut):
     latest_build_started_at: GlDateTime | None = None
     latest_build_finished_at: GlDateTime | None = None
     first_deployed_to_production_at: GlDateTime | None = None
-    pipeline: Any = None
-    head_pipeline: Any = None
+    pipeline: PipelineBasic | None = None
+    head_pipeline: PipelineOut | None = None
     diff_refs: dict[str, str | None] | None
     merge_error: str | None
     rebase_in_progress: bool | None = None
     first_contribution: bool = False
     user: dict[str, bool]
     approvals_before_merge: int | None
+
+    @staticmethod
+    def resolve_pipeline(obj: MergeRequest) -> Any:
+        return getattr(obj, "head_pipeline", None)
+
+    @staticmethod
+    def resolve_head_pipeline(obj: MergeRequest) -> Any:
+        return getattr(obj, "head_pipeline", None)
 
     @staticmethod
     def resolve_changes_count(obj: MergeRequest) -> str | None:

@@ -66,6 +66,7 @@ def with_details(qs: QuerySet[MergeRequest]) -> QuerySet[MergeRequest]:
             "source_project__namespace",
             "author",
             "merged_by",
+            "merge_user",
             "closed_by",
             "milestone__project__namespace",
             "milestone__namespace",

@@ -11,6 +11,7 @@ time under a :class:`MergeLock` row lock.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dockyard.accounts.models import User
+from dockyard.ci import selectors as ci_selectors
+from dockyard.ci.models import ACTIVE_STATUSES, Pipeline
 from dockyard.core.errors import BadRequest, DockyardError, Forbidden, NotFound, Unauthorized, ValidationFailed, check
 from dockyard.events.models import Event
 from dockyard.issues import selectors as issue_selectors
@@ -270,7 +273,36 @@ def _approvals_left(mr: MergeRequest) -> int:
     return max(0, required - MergeRequestApproval.objects.filter(merge_request=mr).count())
 
 
-def _detailed(mr: MergeRequest, *, has_conflicts: bool, need_rebase: bool, branch_missing: bool) -> str:
+# Pipeline statuses that are still on their way to an end (GitLab's ``Ci::HasStatus::ACTIVE_STATUSES``).
+ACTIVE_PIPELINE_STATUSES = ACTIVE_STATUSES
+
+
+def head_pipeline(mr: MergeRequest, source_head: str | None = None) -> Pipeline | None:
+    if source_head is None:
+        latest = selectors.version_latest(merge_request=mr)
+        source_head = latest.head_commit_sha if latest is not None else None
+    return ci_selectors.pipeline_head_for_merge_request(mr=mr, sha=source_head)
+
+
+def _ci_blocker(mr: MergeRequest, source_head: str | None) -> str | None:
+    """ "Pipelines must succeed": ``ci_still_running`` while the head pipeline runs, ``ci_must_pass`` when
+    there is none or it did not pass (a skipped one passes only where the project allows it)."""
+    project = mr.project
+    if not project.only_allow_merge_if_pipeline_succeeds:
+        return None
+    pipeline = head_pipeline(mr, source_head)
+    if pipeline is None:
+        return "ci_must_pass"
+    if pipeline.status in ACTIVE_PIPELINE_STATUSES:
+        return "ci_still_running"
+    if pipeline.status == "success" or (pipeline.status == "skipped" and project.allow_merge_on_skipped_pipeline):
+        return None
+    return "ci_must_pass"
+
+
+def _detailed(
+    mr: MergeRequest, *, has_conflicts: bool, need_rebase: bool, branch_missing: bool, source_head: str | None = None
+) -> str:
     """GitLab's ``detailed_merge_status``: the first check that blocks the merge, or ``mergeable``."""
     if not mr.is_open:
         return "not_open"
@@ -282,6 +314,8 @@ def _detailed(mr: MergeRequest, *, has_conflicts: bool, need_rebase: bool, branc
         merge_request=mr
     ):
         return "discussions_not_resolved"
+    if blocker := _ci_blocker(mr, source_head):
+        return blocker
     if _approvals_left(mr) > 0:
         return "not_approved"
     if has_conflicts:
@@ -300,7 +334,11 @@ def status_refresh(mr: MergeRequest) -> MergeRequest:
     source_head, target_head = _mr_heads(mr)
     status, conflicts, need_rebase = _git_state(mr, source_head, target_head)
     detailed = _detailed(
-        mr, has_conflicts=conflicts, need_rebase=need_rebase, branch_missing=source_head is None or target_head is None
+        mr,
+        has_conflicts=conflicts,
+        need_rebase=need_rebase,
+        branch_missing=source_head is None or target_head is None,
+        source_head=source_head,
     )
     MergeRequest.objects.filter(pk=mr.pk).update(
         merge_status=status, has_conflicts=conflicts, detailed_merge_status=detailed
@@ -318,6 +356,15 @@ def mark_unchecked(mr: MergeRequest) -> None:
 
 # Set by ``dockyard.merge_requests.tasks`` (the layer above): queues the background mergeability check.
 schedule_check: Callable[[int], Any] | None = None
+# Set by ``dockyard.merge_requests.tasks``: queues a merge request pipeline (merge request id, user id).
+schedule_pipeline: Callable[[int, int | None], Any] | None = None
+
+
+def _enqueue_pipeline(mr: MergeRequest, actor: User | None) -> None:
+    """Opening a merge request or pushing to its source branch may run a merge request pipeline."""
+    mr_id, user_id, schedule = mr.pk, actor.pk if actor is not None else None, schedule_pipeline
+    if schedule is not None:
+        transaction.on_commit(lambda: schedule(mr_id, user_id))
 
 
 def _enqueue_check(mr: MergeRequest) -> None:
@@ -355,6 +402,7 @@ def source_branch_pushed(*, mr: MergeRequest, actor: User | None, old: str, new:
     MergeRequest.objects.filter(pk=mr.pk).update(updated_at=timezone.now())
     mark_unchecked(mr)
     _enqueue_check(mr)
+    _enqueue_pipeline(mr, actor)
 
 
 # --- create, update, close, delete -----------------------------------------------------------------
@@ -447,6 +495,7 @@ def merge_request_create(  # GitLab's checks, in GitLab's order
     project.last_activity_at = now
     project.save(update_fields=["last_activity_at"])
     _enqueue_check(mr)
+    _enqueue_pipeline(mr, actor)
     return mr
 
 
@@ -671,6 +720,12 @@ class MergeOptions:
     squash_commit_message: str | None = None
     squash: bool | None = None
     should_remove_source_branch: bool | None = None
+    # ``merge_when_pipeline_succeeds``/``auto_merge``: wait for a running head pipeline instead.
+    auto_merge: bool = False
+
+    def params(self) -> dict[str, Any]:
+        """What auto-merge keeps to merge with later."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "auto_merge" and v is not None}
 
 
 @transaction.atomic
@@ -691,6 +746,11 @@ def merge(*, actor: User, mr: MergeRequest, options: MergeOptions) -> MergeReque
         source_branch_pushed(mr=mr, actor=None, old=latest.head_commit_sha if latest else ZERO_SHA, new=source_head)
     status_refresh(mr)
     squash = mr.squash if options.squash is None else bool(options.squash)
+    if options.auto_merge and mr.detailed_merge_status in ("mergeable", "ci_still_running"):
+        pipeline = head_pipeline(mr, source_head)
+        if pipeline is not None and pipeline.status in ACTIVE_PIPELINE_STATUSES:
+            _check_sha(mr, options.sha)
+            return _auto_merge_enable(actor=actor, mr=mr, options=options, pipeline=pipeline)
     if mr.detailed_merge_status not in ("mergeable", "conflict"):
         raise _not_allowed()
     if mr.has_conflicts or source_head is None or target_head is None:
@@ -746,6 +806,7 @@ def merge(*, actor: User, mr: MergeRequest, options: MergeOptions) -> MergeReque
     mr.state, mr.merged_by, mr.merged_at, mr.updated_at = MergeRequest.State.MERGED, actor, now, now
     mr.merge_commit_sha, mr.squash_commit_sha, mr.squash = merge_sha, squash_sha, squash
     mr.detailed_merge_status, mr.merge_error = "not_open", None
+    mr.merge_when_pipeline_succeeds = False
     if options.should_remove_source_branch is not None:
         mr.should_remove_source_branch = bool(options.should_remove_source_branch)
     mr.save()
@@ -762,6 +823,56 @@ def merge(*, actor: User, mr: MergeRequest, options: MergeOptions) -> MergeReque
     if remove and source_project is not None:
         with contextlib.suppress(DockyardError):  # protected, moved meanwhile, or not theirs: GitLab leaves it
             repos.branch_delete(project=source_project, user=actor, branch=mr.source_branch)
+    return mr
+
+
+def _auto_merge_enable(*, actor: User, mr: MergeRequest, options: MergeOptions, pipeline: Pipeline) -> MergeRequest:
+    if mr.merge_when_pipeline_succeeds and mr.merge_user_id == actor.pk:
+        return mr
+    mr.merge_when_pipeline_succeeds, mr.merge_user, mr.merge_params = True, actor, options.params()
+    mr.merge_error = None
+    mr.save(update_fields=["merge_when_pipeline_succeeds", "merge_user", "merge_params", "merge_error"])
+    _note(mr, actor, f"enabled an automatic merge when the pipeline for {pipeline.sha} succeeds")
+    return mr
+
+
+@transaction.atomic
+def auto_merge_cancel(*, actor: User, mr: MergeRequest) -> MergeRequest:
+    """``POST …/cancel_merge_when_pipeline_succeeds``: 401 for who may not merge (its author may
+    cancel too), 406 when no automatic merge is set."""
+    if not (can_be_merged_by(actor, mr) or mr.author_id == actor.pk):
+        raise Unauthorized()
+    if not mr.merge_when_pipeline_succeeds or not mr.is_open:
+        raise HttpStatus(406, "Can't cancel the automatic merge")
+    mr.merge_when_pipeline_succeeds, mr.merge_user, mr.merge_params = False, None, {}
+    mr.save(update_fields=["merge_when_pipeline_succeeds", "merge_user", "merge_params"])
+    _note(mr, actor, "canceled the automatic merge")
+    return mr
+
+
+def auto_merge_process(*, mr: MergeRequest) -> MergeRequest:
+    """The head pipeline finished: merge as whoever set the automatic merge when it passed. A merge that
+    is refused then (conflicts, a blocker, the branch moved) ends the automatic merge with a note."""
+    if not mr.is_open or not mr.merge_when_pipeline_succeeds or mr.merge_user is None:
+        return mr
+    pipeline = head_pipeline(mr)
+    if pipeline is None or pipeline.status in ACTIVE_PIPELINE_STATUSES:
+        return mr
+    passed = pipeline.status == "success" or (
+        pipeline.status == "skipped" and mr.project.allow_merge_on_skipped_pipeline
+    )
+    if not passed:
+        return mr  # GitLab keeps waiting: a retried pipeline that passes still merges
+    options = MergeOptions(**{k: v for k, v in mr.merge_params.items() if k in MergeOptions.__dataclass_fields__})
+    try:
+        with transaction.atomic():
+            merge(actor=mr.merge_user, mr=mr, options=options)
+    except DockyardError as exc:
+        reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "the merge request cannot be merged"
+        MergeRequest.objects.filter(pk=mr.pk).update(
+            merge_when_pipeline_succeeds=False, merge_error=reason, merge_params={}
+        )
+        _note(mr, None, f"aborted the automatic merge because {reason[:1].lower()}{reason[1:]}")
     return mr
 
 

@@ -1,12 +1,16 @@
-"""Background work on merge requests: mergeability checks, and refreshing merge requests after pushes."""
+"""Background work on merge requests: mergeability checks, refreshing merge requests after pushes, their
+merge request pipelines, and what their head pipeline's end means (the "pipelines must succeed" check
+and automatic merges)."""
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django_tasks import task
 
 from dockyard.accounts.models import User
+from dockyard.ci import services as ci_services
+from dockyard.ci.models import Pipeline
 from dockyard.merge_requests import selectors, services
 from dockyard.merge_requests.models import MergeRequest
 from dockyard.projects.models import Project
@@ -26,6 +30,55 @@ def check_mergeability(merge_request_id: int) -> None:
 
 
 services.schedule_check = check_mergeability.enqueue
+
+
+@task()
+def create_pipeline(merge_request_id: int, user_id: int | None) -> None:
+    """A merge request pipeline for the source head, when the configuration has jobs for one."""
+    mr = (
+        MergeRequest.objects.select_related("project__namespace", "source_project__namespace")
+        .filter(pk=merge_request_id)
+        .first()
+    )
+    if mr is None or not mr.is_open:
+        return
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    ci_services.pipeline_create_for_merge_request(mr=mr, user=user or mr.author)
+
+
+services.schedule_pipeline = create_pipeline.enqueue
+
+
+def _waiting_on(pipeline: Pipeline) -> QuerySet[MergeRequest]:
+    """Open merge requests this pipeline may be the head pipeline of, that care about it."""
+    mine = (
+        Q(pk=pipeline.merge_request_id)
+        if pipeline.merge_request_id
+        else Q(source_project_id=pipeline.project_id, source_branch=pipeline.ref)
+    )
+    cares = Q(merge_when_pipeline_succeeds=True) | Q(project__only_allow_merge_if_pipeline_succeeds=True)
+    return MergeRequest.objects.filter(mine, cares, state=MergeRequest.State.OPENED)
+
+
+@task()
+def head_pipeline_changed(pipeline_id: int) -> None:
+    """Recheck the merge requests whose head pipeline this is, and merge those set to merge when it
+    passes."""
+    pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
+    if pipeline is None:
+        return
+    for mr in _waiting_on(pipeline).select_related("project__namespace", "source_project", "merge_user"):
+        services.status_refresh(mr)
+        if mr.merge_when_pipeline_succeeds and pipeline.status not in services.ACTIVE_PIPELINE_STATUSES:
+            services.auto_merge_process(mr=mr)
+
+
+@ci_services.on_pipeline_status
+def _after_pipeline_status(pipeline_id: int, status: str) -> None:
+    pipeline = Pipeline.objects.filter(pk=pipeline_id, tag=False).only("id", "project_id", "ref", "merge_request_id")
+    found = pipeline.first()
+    if found is not None and _waiting_on(found).exists():
+        head_pipeline_changed.enqueue(pipeline_id)
 
 
 @task()

@@ -42,6 +42,10 @@ class Project(models.Model):
     forked_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks")
     forks_count = models.IntegerField(default=0)
     mr_default_target_self = models.BooleanField(default=False)
+    # "Pipelines must succeed": the merge request's head pipeline must have passed (or, when allowed,
+    # been skipped) before it merges.
+    only_allow_merge_if_pipeline_succeeds = models.BooleanField(default=False)
+    allow_merge_on_skipped_pipeline = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(default=timezone.now)

@@ -112,7 +112,8 @@ class ProjectOut(ProjectSimple):
     public_jobs: bool = True
     build_timeout: int = 3600
     ci_config_path: str | None = None
-    only_allow_merge_if_pipeline_succeeds: bool = False
+    only_allow_merge_if_pipeline_succeeds: bool
+    allow_merge_on_skipped_pipeline: bool
     only_allow_merge_if_all_discussions_are_resolved: bool = False
     remove_source_branch_after_merge: bool = True
     merge_method: str = "merge"
@@ -199,6 +200,8 @@ class ProjectUpdateIn(Schema):
     approvals_before_merge: int | None = None
     only_allow_merge_if_all_discussions_are_resolved: bool | None = None
     mr_default_target_self: bool | None = None
+    only_allow_merge_if_pipeline_succeeds: bool | None = None
+    allow_merge_on_skipped_pipeline: bool | None = None
 
 
 class ProjectCreateIn(ProjectUpdateIn):

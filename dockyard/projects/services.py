@@ -152,6 +152,8 @@ PROJECT_FEATURES = (
     "approvals_before_merge",
     "only_allow_merge_if_all_discussions_are_resolved",
     "mr_default_target_self",
+    "only_allow_merge_if_pipeline_succeeds",
+    "allow_merge_on_skipped_pipeline",
 )
 MERGE_METHODS = ("merge", "rebase_merge", "ff")
 
