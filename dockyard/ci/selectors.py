@@ -126,7 +126,7 @@ def pipeline_head_for_merge_request(*, mr: MergeRequest, sha: str | None) -> Pip
         return None
     qs = Pipeline.objects.select_related("user", "project", "project__namespace").filter(sha=sha)
     found = qs.filter(project_id=mr.project_id, merge_request=mr).order_by("-id").first()
-    if found is None:
+    if found is None and mr.source_project_id is not None:
         found = (
             qs.filter(project_id=mr.source_project_id, ref=mr.source_branch, tag=False, merge_request=None)
             .order_by("-id")
@@ -139,6 +139,8 @@ def pipeline_list_for_merge_request(*, mr: MergeRequest) -> QuerySet[Pipeline]:
     """``GET /merge_requests/:iid/pipelines``: its merge request pipelines and the source branch's
     pipelines of the commits it has had, newest first."""
     heads = mr.diffs.values("head_commit_sha")
+    if mr.source_project_id is None:
+        return Pipeline.objects.filter(merge_request=mr).select_related("user", "project__namespace").order_by("-id")
     branch = Q(project_id=mr.source_project_id, ref=mr.source_branch, tag=False, merge_request=None, sha__in=heads)
     return (
         Pipeline.objects.filter(Q(merge_request=mr) | branch)
