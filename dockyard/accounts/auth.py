@@ -9,6 +9,7 @@ from ninja.security import APIKeyHeader
 
 from dockyard.accounts import selectors, services
 from dockyard.accounts.models import PersonalAccessToken, User
+from dockyard.core import client
 from dockyard.core.errors import Forbidden, InsufficientScope, NotFound, Unauthorized
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -92,6 +93,7 @@ class TokenAuth(APIKeyHeader):
         _check_scopes(request, token)
         services.user_touch_activity(user=user)
         acting = _sudo(request, user, token)
+        client.bind_user(acting)
         return Actor(user=acting, token=token, impersonator=user if acting is not user else None)
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
+from dockyard.core import client
+
 
 class BlockedUserSessionMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -14,6 +16,9 @@ class BlockedUserSessionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not user.is_active:
-            logout(request)
+        if user is not None and user.is_authenticated:
+            if user.is_active:
+                client.bind_user(user)
+            else:
+                logout(request)
         return self.get_response(request)

@@ -8,12 +8,14 @@ import secrets
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from dockyard.accounts import selectors
 from dockyard.accounts.models import PersonalAccessToken, User
 from dockyard.core.errors import BadRequest, Forbidden, ValidationFailed, check
 from dockyard.core.paths import name_errors, path_errors
+from dockyard.events import services as audit
 from dockyard.namespaces.models import Namespace
 from dockyard.projects.models import Project
 from dockyard.repos import services as repos
@@ -101,6 +103,7 @@ def user_create(
     ns.traversal = f"/{ns.id}/"
     ns.save(update_fields=["traversal"])
     webhooks.system_hook_user(event="user_create", user=user)
+    audit.audit_record(event_name="user_created", entity=user, message="Created user", target=_user_target(user))
     return user
 
 
@@ -172,6 +175,9 @@ def user_block(*, user: User, actor: User) -> User:
         raise Forbidden("You cannot block yourself")
     user.state = User.State.BLOCKED
     user.save(update_fields=["state"])
+    audit.audit_record(
+        event_name="user_blocked", entity=user, message="Blocked user", target=_user_target(user), author=actor
+    )
     return user
 
 
@@ -179,6 +185,7 @@ def user_block(*, user: User, actor: User) -> User:
 def user_unblock(*, user: User) -> User:
     user.state = User.State.ACTIVE
     user.save(update_fields=["state"])
+    audit.audit_record(event_name="user_unblocked", entity=user, message="Unblocked user", target=_user_target(user))
     return user
 
 
@@ -240,7 +247,21 @@ def token_create(
         expires_at=expires_at,
         token_digest=PersonalAccessToken.digest(secret),
     )
+    _token_audit(token, "personal_access_token_created", "Created personal access token")
     return token, secret
+
+
+def _user_target(user: User) -> tuple[str, int, str]:
+    return ("User", user.pk, user.username)
+
+
+def _token_audit(token: PersonalAccessToken, event_name: str, message: str) -> None:
+    audit.audit_record(
+        event_name=event_name,
+        entity=token.user,
+        message=f"{message} with scopes: {', '.join(token.scopes)}",
+        target=("PersonalAccessToken", token.pk, token.name),
+    )
 
 
 @transaction.atomic
@@ -249,6 +270,7 @@ def token_revoke(*, token: PersonalAccessToken) -> None:
         raise BadRequest("Token already revoked")
     token.revoked = True
     token.save(update_fields=["revoked"])
+    _token_audit(token, "personal_access_token_revoked", "Revoked personal access token")
 
 
 @transaction.atomic
@@ -267,6 +289,7 @@ def token_rotate(*, token: PersonalAccessToken, expires_at: dt.date | None = Non
     token.revoked = True
     token.rotated_to = new
     token.save(update_fields=["revoked", "rotated_to"])
+    _token_audit(token, "personal_access_token_rotated", "Rotated personal access token")
     return new, secret
 
 
@@ -329,3 +352,18 @@ def user_record_sign_in(*, user: User) -> None:
     now = timezone.now()
     User.objects.filter(pk=user.pk).update(current_sign_in_at=now)
     user.current_sign_in_at = now
+    audit.audit_record(
+        event_name="user_signed_in", entity=user, message="Signed in with standard authentication", author=user
+    )
+
+
+def user_record_failed_sign_in(*, login: str) -> None:
+    """A refused sign-in: on the account it named when there is one, authored by no one."""
+    named = User.objects.filter(Q(username__iexact=login) | Q(email__iexact=login)).first()
+    audit.audit_record(
+        event_name="user_sign_in_failed",
+        entity=named,
+        message="Failed to sign in with standard authentication",
+        author=None,
+        author_name=login[:255] or "(unknown)",
+    )

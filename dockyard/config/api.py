@@ -131,6 +131,7 @@ def _register_routers() -> None:
     from dockyard.config.application_settings_api import router as application_settings_router
     from dockyard.config.instance_api import router as core_router
     from dockyard.events.api import router as events_router
+    from dockyard.events.api_audit import router as audit_events_router
     from dockyard.issues.api import router as issues_router
     from dockyard.issues.api_labels import router as labels_router
     from dockyard.merge_requests.api import router as merge_requests_router
@@ -161,6 +162,7 @@ def _register_routers() -> None:
     api.add_router("", merge_request_notes_router)
     api.add_router("", hooks_router)
     api.add_router("", events_router)
+    api.add_router("", audit_events_router)
     api.add_router("", notification_settings_router)
     api.add_router("", application_settings_router)
     api.add_router("", ci_runner_router)  # before ci_router: it owns ``/runners`` (GET, POST, DELETE)

@@ -14,6 +14,7 @@ from dockyard.accounts.auth import require_admin
 from dockyard.core import instance_settings
 from dockyard.core.models import InstanceSetting
 from dockyard.core.schema import GlDateTime
+from dockyard.events import services as audit
 
 router = Router(tags=["application settings"])
 
@@ -55,8 +56,12 @@ def settings_update(request: HttpRequest, payload: ApplicationSettingsIn) -> Ins
     allowlist: Any = payload.outbound_local_requests_whitelist
     if payload.outbound_local_requests_allowlist_raw is not None:
         allowlist = payload.outbound_local_requests_allowlist_raw
-    return instance_settings.instance_settings_update(
+    updated = instance_settings.instance_settings_update(
         allow_local_requests_from_web_hooks_and_services=payload.allow_local_requests_from_web_hooks_and_services,
         allow_local_requests_from_system_hooks=payload.allow_local_requests_from_system_hooks,
         outbound_local_requests_allowlist=_split(allowlist) if allowlist is not None else None,
     )
+    # core may not import the audit log (it depends on no domain app); this handler is the one writer.
+    changed = ", ".join(sorted(payload.dict(exclude_unset=True)))
+    audit.audit_record(event_name="application_setting_updated", entity=None, message=f"Changed {changed}")
+    return updated

@@ -11,7 +11,7 @@ import structlog
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import Counter, Histogram
 
-from dockyard.core import urls
+from dockyard.core import client, urls
 from dockyard.core.logging import get_logger
 
 REQUESTS = Counter("dockyard_http_requests_total", "HTTP requests served", ["method", "route", "status"])
@@ -64,8 +64,12 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         urls.bind_request(request)
+        client.bind_request(request)
         started = time.perf_counter()
-        response = _api_shape(request, self.get_response(request))
+        try:
+            response = _api_shape(request, self.get_response(request))
+        finally:
+            client.clear()
         elapsed = time.perf_counter() - started
         route = _route(request)
         observe(request.method or "GET", route, response.status_code, elapsed)

@@ -51,3 +51,31 @@ class Event(models.Model):
         if self.action == self.Action.CREATED and self.target_type in ("Issue", "MergeRequest", "Milestone"):
             return "opened"
         return str(self.action)
+
+
+class AuditEvent(models.Model):
+    """One security-relevant action (GitLab's audit events): who, from where, on what, with what change.
+
+    Append-only: rows are written by ``dockyard.events.services.audit_record`` and never updated or
+    deleted by Dockyard; ``author_name`` and ``entity_path`` keep the record readable after the author or
+    the entity is gone. ``details`` holds GitLab's ``details`` hash as the API returns it.
+    """
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=255, blank=True, default="")
+    entity_type = models.CharField(max_length=64)  # User | Project | Group | Gitlab::Audit::InstanceScope
+    entity_id = models.BigIntegerField(null=True, blank=True)
+    entity_path = models.CharField(max_length=255, blank=True, default="")
+    event_name = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True, default="")
+    target_id = models.BigIntegerField(null=True, blank=True)
+    target_details = models.CharField(max_length=255, blank=True, default="")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["entity_type", "entity_id", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} by {self.author_name} on {self.entity_type} {self.entity_id}"

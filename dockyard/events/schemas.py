@@ -9,7 +9,7 @@ from ninja import Schema
 
 from dockyard.accounts.schemas import UserBasic
 from dockyard.core.schema import GlDateTime
-from dockyard.events.models import Event
+from dockyard.events.models import AuditEvent, Event
 from dockyard.notes.schemas import NoteOut
 
 
@@ -62,3 +62,26 @@ class EventOut(Schema):
     @staticmethod
     def resolve_author_username(obj: Event) -> str | None:
         return obj.author.username if obj.author is not None else None
+
+
+class AuditEventQuery(Schema):
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+    entity_type: str | None = None
+    entity_id: int | None = None
+
+
+class AuditEventOut(Schema):
+    """GitLab's ``AuditEvent`` entity."""
+
+    id: int
+    author_id: int
+    entity_id: int | None
+    entity_type: str
+    event_name: str
+    details: dict[str, Any]
+    created_at: GlDateTime
+
+    @staticmethod
+    def resolve_author_id(obj: AuditEvent) -> int:
+        return obj.author_id if obj.author_id is not None else -1  # GitLab's id for "no user"

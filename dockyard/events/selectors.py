@@ -10,8 +10,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from dockyard.accounts.models import User
-from dockyard.core.errors import BadRequest
-from dockyard.events.models import Event
+from dockyard.core.errors import BadRequest, NotFound
+from dockyard.events.models import AuditEvent, Event
 from dockyard.permissions import policy
 from dockyard.projects.models import Project
 
@@ -119,3 +119,30 @@ def events_attach_targets(events: list[Event]) -> list[Event]:
         target = found.get(kind, {}).get(event.target_id) if event.target_id is not None else None
         event.target = target  # type: ignore[attr-defined]  # read by EventOut and the pages
     return events
+
+
+def audit_event_list(
+    *,
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+) -> QuerySet[AuditEvent]:
+    """Audit entries, newest first: of one entity (a project's, a group's) or, for admins, of anything."""
+    qs = AuditEvent.objects.all()
+    if entity_type:
+        qs = qs.filter(entity_type=entity_type)
+    if entity_id is not None:
+        qs = qs.filter(entity_id=entity_id)
+    if created_after:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before:
+        qs = qs.filter(created_at__lte=created_before)
+    return qs.order_by("-id")
+
+
+def audit_event_get(*, pk: int, entity_type: str | None = None, entity_id: int | None = None) -> AuditEvent:
+    event = audit_event_list(entity_type=entity_type, entity_id=entity_id).filter(pk=pk).first()
+    if event is None:
+        raise NotFound("AuditEvent")
+    return event

@@ -11,6 +11,7 @@ from dockyard.accounts.models import User
 from dockyard.core.errors import Forbidden, ValidationFailed, check
 from dockyard.core.paths import name_errors, path_errors
 from dockyard.core.visibility import Visibility
+from dockyard.events import services as audit
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions.models import AccessLevel, Membership
 from dockyard.projects.models import Project
@@ -134,10 +135,14 @@ def group_update(
     ):
         if value is not None:
             setattr(group, attr, value)
+    old_visibility = Namespace.objects.values_list("visibility", flat=True).get(pk=group.pk)
     group.updated_at = timezone.now()
     group.save()
     if group.full_path != old_full_path or group.full_name != old_full_name:
         _rewrite_descendant_paths(group, old_full_path, old_full_name)
+    if old_visibility != group.visibility:
+        change = ("visibility", Visibility(old_visibility).label, Visibility(group.visibility).label)
+        audit.audit_record(event_name="group_visibility_level_updated", entity=group, message="", change=change)
     return group
 
 

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from dockyard.accounts.models import User
 from dockyard.core.errors import BadRequest, Conflict, Forbidden, NotFound, check
+from dockyard.events import services as audit
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.permissions.models import AccessLevel, Membership
@@ -62,7 +63,33 @@ def member_add(
     except IntegrityError as exc:
         raise Conflict("Member already exists") from exc
     policy.forget(user)
+    _member_audit(
+        "member_created",
+        actor=actor,
+        source=source,
+        user=user,
+        message=f"Added member with access level {_level(access_level)}",
+    )
     return membership
+
+
+def _level(level: int) -> str:
+    return AccessLevel(level).label if level in AccessLevel.values else str(level)
+
+
+def _member_audit(
+    event_name: str,
+    *,
+    actor: User,
+    source: Source,
+    user: User,
+    message: str = "",
+    change: tuple[str, str, str] | None = None,
+) -> None:
+    target = ("User", user.pk, user.username)
+    audit.audit_record(
+        event_name=event_name, entity=source, author=actor, message=message, target=target, change=change
+    )
 
 
 def _direct(source: Source, user: User) -> Membership:
@@ -90,6 +117,9 @@ def member_update(
     _check_level(actor=actor, source=source, access_level=access_level)
     if access_level != AccessLevel.OWNER and _is_last_owner(source, membership):
         check({"access_level": ["cannot be changed: a group must keep at least one owner"]})
+    if membership.access_level != access_level:
+        change = ("access_level", _level(membership.access_level), _level(access_level))
+        _member_audit("member_updated", actor=actor, source=source, user=user, change=change)
     membership.access_level = access_level
     if expires_at is not None:
         membership.expires_at = expires_at
@@ -105,3 +135,4 @@ def member_remove(*, actor: User, source: Source, user: User) -> None:
         raise Forbidden("A group must keep at least one owner")
     membership.delete()
     policy.forget(user)
+    _member_audit("member_destroyed", actor=actor, source=source, user=user, message="Removed member")

@@ -21,6 +21,7 @@ from dockyard.core.errors import (
 )
 from dockyard.core.paths import name_errors, path_errors, slugify_path
 from dockyard.core.visibility import Visibility
+from dockyard.events import services as audit
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.permissions.models import AccessLevel, Membership
@@ -171,6 +172,7 @@ def project_update(
     topics: list[str] | None = None,
     **features: bool | str | int | None,
 ) -> Project:
+    old_visibility = project.visibility
     errors: dict[str, list[str]] = {}
     if name is not None:
         errors["name"] = name_errors(name)
@@ -207,6 +209,11 @@ def project_update(
             project.save()
     except IntegrityError as exc:
         raise ValidationFailed({"path": ["has already been taken"]}) from exc
+    if old_visibility != project.visibility:
+        change = ("visibility", Visibility(old_visibility).label, Visibility(project.visibility).label)
+        audit.audit_record(
+            event_name="project_visibility_level_updated", entity=project, author=actor, message="", change=change
+        )
     return project
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from dockyard.accounts.models import User
 from dockyard.core.errors import BadRequest, Conflict, DockyardError, Forbidden, NotFound, check
 from dockyard.core.logging import get_logger
+from dockyard.events import services as audit
 from dockyard.events.models import Event
 from dockyard.permissions import policy
 from dockyard.permissions.policy import RefChange
@@ -109,7 +110,7 @@ def protected_branch_create(
     )
     try:
         with transaction.atomic():
-            return ProtectedBranch.objects.create(
+            rule = ProtectedBranch.objects.create(
                 project=project,
                 name=name,
                 push_access_level=RefAccessLevel.MAINTAINER if push_access_level is None else push_access_level,
@@ -122,6 +123,15 @@ def protected_branch_create(
             )
     except IntegrityError as exc:
         raise Conflict(f"Protected branch '{name}' already exists") from exc
+    _ref_audit(rule, "protected_branch_created", "Added protected branch")
+    return rule
+
+
+def _ref_audit(rule: ProtectedBranch | ProtectedTag, event_name: str, message: str) -> None:
+    kind = "ProtectedBranch" if isinstance(rule, ProtectedBranch) else "ProtectedTag"
+    audit.audit_record(
+        event_name=event_name, entity=rule.project, message=f"{message} {rule.name}", target=(kind, rule.pk, rule.name)
+    )
 
 
 @transaction.atomic
@@ -143,11 +153,13 @@ def protected_branch_update(
         if value is not None:
             setattr(rule, attr, value)
     rule.save()
+    _ref_audit(rule, "protected_branch_updated", "Changed protected branch")
     return rule
 
 
 @transaction.atomic
 def protected_branch_delete(*, rule: ProtectedBranch) -> None:
+    _ref_audit(rule, "protected_branch_removed", "Unprotected branch")
     rule.delete()
 
 
@@ -157,17 +169,20 @@ def protected_tag_create(*, project: Project, name: str, create_access_level: in
     check(_level_errors(create_access_level=create_access_level))
     try:
         with transaction.atomic():
-            return ProtectedTag.objects.create(
+            tag_rule = ProtectedTag.objects.create(
                 project=project,
                 name=name,
                 create_access_level=RefAccessLevel.MAINTAINER if create_access_level is None else create_access_level,
             )
     except IntegrityError as exc:
         raise Conflict(f"Protected tag '{name}' already exists") from exc
+    _ref_audit(tag_rule, "protected_tag_created", "Added protected tag")
+    return tag_rule
 
 
 @transaction.atomic
 def protected_tag_delete(*, rule: ProtectedTag) -> None:
+    _ref_audit(rule, "protected_tag_removed", "Unprotected tag")
     rule.delete()
 
 

@@ -40,6 +40,7 @@ urlpatterns = [
     path("-/user_settings/personal_access_tokens/<int:token_id>/revoke", tokens.revoke, name="revoke_token"),
     path("admin", RedirectView.as_view(url="/admin/users", permanent=False)),
     path("admin/users", admin.users, name="admin_users"),
+    path("admin/audit_events", admin.audit_events, name="admin_audit_events"),
     path("admin/users/<str:username>/block", admin.block, name="admin_block"),
     path("admin/users/<str:username>/unblock", admin.unblock, name="admin_unblock"),
     path("admin/users/<str:username>/admin", admin.set_admin, name="admin_set_admin"),

@@ -1,4 +1,4 @@
-"""The admin area: ``/admin/users`` (404 for everyone but admins)."""
+"""The admin area: ``/admin/users`` and ``/admin/audit_events`` (404 for everyone but admins)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dockyard.accounts import selectors, services
 from dockyard.accounts.models import User
 from dockyard.core.errors import DockyardError
+from dockyard.events import selectors as events
 from dockyard.web.views.common import admin_only, paginate, signed_in
 
 
@@ -33,6 +34,13 @@ def users(request: HttpRequest) -> HttpResponse:
     rows = selectors.user_list(search=search or None).order_by("username", "id")
     context = {"users": paginate(request, rows), "search": search, "nav": "admin_users"}
     return render(request, "web/admin/users.html", context)
+
+
+@require_GET
+@admin_only
+def audit_events(request: HttpRequest) -> HttpResponse:
+    listing = paginate(request, events.audit_event_list())
+    return render(request, "web/admin/audit_events.html", {"listing": listing, "nav": "admin_audit_events"})
 
 
 @require_POST

@@ -51,6 +51,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             error, status = refusal.message, 429
         elif user is None:
             throttle.record_failure(request, login_value)
+            services.user_record_failed_sign_in(login=login_value)
             error, status = INVALID, 401
         elif not user.is_active:
             error, status = BLOCKED, 403
