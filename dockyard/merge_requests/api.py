@@ -33,7 +33,6 @@ from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
 from dockyard.projects import selectors as project_selectors
 from dockyard.projects.models import Project
-from dockyard.repos.git import read as git_read
 from dockyard.repos.schemas import CommitOut, DiffOut, commit_out, diff_out
 
 router = Router(tags=["merge_requests"])
@@ -247,10 +246,7 @@ def delete_merge_request(request: HttpRequest, project_id: str, mr_iid: str) -> 
 
 
 def _diffs(mr: MergeRequest, base: str | None, head: str | None) -> list[DiffOut]:
-    if not base or not head:
-        return []
-    comparison = git_read.Repository(mr.project_id).compare(base, head, straight=True)
-    return [diff_out(d) for d in (comparison.diffs if comparison else [])]
+    return [diff_out(d) for d in selectors.diff_entries(project_id=mr.project_id, base=base, head=head)]
 
 
 @router.get(f"{MR}/changes", response=MergeRequestChangesOut)
@@ -269,10 +265,7 @@ def merge_request_diffs(request: HttpRequest, response: HttpResponse, project_id
 
 
 def _commits(mr: MergeRequest, start: str | None, head: str | None) -> list[CommitOut]:
-    if not start or not head:
-        return []
-    comparison = git_read.Repository(mr.project_id).compare(start, head, straight=True)
-    commits = list(reversed(comparison.commits)) if comparison else []  # newest first, as GitLab lists them
+    commits = selectors.commit_infos(project_id=mr.project_id, start=start, head=head)
     return [commit_out(c, mr.project) for c in commits]
 
 

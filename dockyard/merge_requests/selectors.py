@@ -17,6 +17,7 @@ from dockyard.notes.models import Note
 from dockyard.permissions import policy
 from dockyard.permissions.models import AccessLevel
 from dockyard.projects.models import Project
+from dockyard.repos.git import read as git_read
 
 ORDER = {"created_at": "created_at", "updated_at": "updated_at", "title": "title", "merged_at": "merged_at"}
 
@@ -209,6 +210,42 @@ def merge_request_list(  # noqa: PLR0915  # one clause per GitLab filter
         raise BadRequest("sort does not have a valid value")
     prefix = "-" if f.sort == "desc" else ""
     return with_details(qs).order_by(f"{prefix}{ORDER[f.order_by]}", f"{prefix}id")
+
+
+def merge_request_statistics(*, viewer: User | None, filters: MergeRequestFilters, project: Project) -> dict[str, int]:
+    """Counts per state over the same filters as the list (``state`` ignored), in one query, for the tabs."""
+    unstated = MergeRequestFilters(**{**filters.__dict__, "state": None})
+    qs = merge_request_list(viewer=viewer, filters=unstated, project=project)
+    counts = qs.order_by().aggregate(
+        all=Count("id"),
+        opened=Count("id", filter=Q(state=MergeRequest.State.OPENED)),
+        merged=Count("id", filter=Q(state=MergeRequest.State.MERGED)),
+        closed=Count("id", filter=Q(state=MergeRequest.State.CLOSED)),
+    )
+    return {key: int(counts[key]) for key in ("opened", "merged", "closed", "all")}
+
+
+def open_count(*, viewer: User | None, project: Project) -> int | None:
+    """Open merge requests of ``project`` for the sidebar (None when ``viewer`` may not read them), one query."""
+    if not policy.can_read_merge_requests(viewer, project):
+        return None
+    return MergeRequest.objects.filter(project=project, state=MergeRequest.State.OPENED).count()
+
+
+def diff_entries(*, project_id: int, base: str | None, head: str | None) -> list[git_read.DiffEntry]:
+    """The diff of one version (``base``..``head``), file by file; none when a sha is missing."""
+    if not base or not head:
+        return []
+    comparison = git_read.Repository(project_id).compare(base, head, straight=True)
+    return comparison.diffs if comparison else []
+
+
+def commit_infos(*, project_id: int, start: str | None, head: str | None) -> list[git_read.CommitInfo]:
+    """The commits of one version (``start``..``head``), newest first as GitLab lists them."""
+    if not start or not head:
+        return []
+    comparison = git_read.Repository(project_id).compare(start, head, straight=True)
+    return list(reversed(comparison.commits)) if comparison else []
 
 
 def versions(*, merge_request: MergeRequest) -> QuerySet[MergeRequestDiff]:

@@ -952,7 +952,7 @@ def rebase(*, actor: User, mr: MergeRequest) -> MergeRequest:
 # --- comments and quick actions --------------------------------------------------------------------
 
 
-def _draft_title(title: str, draft: bool) -> str:
+def draft_title(title: str, draft: bool) -> str:
     return f"Draft: {draftless_title(title)}" if draft else draftless_title(title)
 
 
@@ -988,7 +988,7 @@ def _execute(actor: User, mr: MergeRequest, command: quick_actions.Command) -> s
     if not can_edit:
         return None
     if name in ("draft", "ready"):
-        merge_request_update(actor=actor, mr=mr, title=_draft_title(mr.title, name == "draft"))
+        merge_request_update(actor=actor, mr=mr, title=draft_title(mr.title, name == "draft"))
         return "Marked this merge request as a draft." if name == "draft" else "Marked this merge request as ready."
     if name in ("close", "reopen"):
         merge_request_update(actor=actor, mr=mr, state_event=name)

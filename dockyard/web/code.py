@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 
 from pygments import highlight
@@ -116,6 +116,12 @@ class DiffLine:
     text: str
     old: int | None = None
     new: int | None = None
+    html: str = ""  # the text highlighted (safe HTML), once ``highlight_diff`` ran
+
+    @property
+    def key(self) -> str:
+        """Where a diff note on this line points: its new line, or for a deleted line its old one."""
+        return f"n{self.new}" if self.new is not None else f"o{self.old}"
 
 
 @dataclass
@@ -178,3 +184,60 @@ def file_diff(
     else:
         result.lines = rows
     return result
+
+
+def highlight_diff(name: str, lines: list[DiffLine]) -> list[DiffLine]:
+    """The rows of a diff with their text highlighted for ``name``'s language. Each side is highlighted
+    as one run of code (the old side: context and deleted lines; the new side: context and added ones), so
+    a token spanning lines keeps its colour; context lines take the new side's."""
+    out = list(lines)
+    for kinds in (("context", "del"), ("context", "add")):
+        chosen = [i for i, line in enumerate(lines) if line.kind in kinds]
+        if not chosen:
+            continue
+        html = highlight_lines(name, "\n".join(lines[i].text for i in chosen) + "\n")
+        for i, h in zip(chosen, html + [""] * len(chosen), strict=False):
+            out[i] = replace(out[i], html=h)
+    return out
+
+
+def side_by_side(lines: list[DiffLine]) -> list[tuple[DiffLine | None, DiffLine | None]]:
+    """The rows of a diff as (old, new) pairs: context on both sides, a run of deletions beside the run of
+    additions that replaced it, hunk headers and notes as ``(row, row)`` spanning both."""
+    rows: list[tuple[DiffLine | None, DiffLine | None]] = []
+    dels: list[DiffLine] = []
+    adds: list[DiffLine] = []
+
+    def flush() -> None:
+        for i in range(max(len(dels), len(adds))):
+            rows.append((dels[i] if i < len(dels) else None, adds[i] if i < len(adds) else None))
+        dels.clear()
+        adds.clear()
+
+    for line in lines:
+        if line.kind == "del":
+            if adds:
+                flush()
+            dels.append(line)
+        elif line.kind == "add":
+            adds.append(line)
+        else:
+            flush()
+            rows.append((line, line))
+    flush()
+    return rows
+
+
+def file_tree(paths: list[str]) -> list[tuple[int, str, str | None]]:
+    """Sorted file paths as tree rows ``(depth, name, path)``: a directory once (``path`` None), then its files."""
+    rows: list[tuple[int, str, str | None]] = []
+    shown: set[tuple[str, ...]] = set()
+    for path in sorted(paths, key=lambda p: (p.split("/")[:-1], p)):
+        parts = path.split("/")
+        for depth in range(len(parts) - 1):
+            folder = tuple(parts[: depth + 1])
+            if folder not in shown:
+                shown.add(folder)
+                rows.append((depth, parts[depth], None))
+        rows.append((len(parts) - 1, parts[-1], path))
+    return rows

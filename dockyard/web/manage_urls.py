@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from dockyard.web.views import activity, ci, group_settings, issues, members, project_settings, user_settings
+from dockyard.web.views import (
+    activity,
+    ci,
+    group_settings,
+    issues,
+    members,
+    merge_request_changes,
+    merge_requests,
+    project_settings,
+    user_settings,
+)
 
 # A namespace or project path segment never starts with "-", so "/-/" ends the project part.
 _NAMED = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
@@ -74,5 +84,30 @@ urlpatterns = [
         _PROJECT + r"issues/(?P<iid>[0-9]+)/notes/(?P<nid>[0-9]+)/delete$",
         issues.note_delete,
         name="issue_note_delete",
+    ),
+    # Merge request pages (dockyard.web.views.merge_requests).
+    re_path(_PROJECT + r"merge_requests/?$", merge_requests.index, name="mrs"),
+    re_path(_PROJECT + r"merge_requests/new$", merge_request_changes.new, name="mr_new"),
+    re_path(_PROJECT + r"merge_requests/(?P<iid>[0-9]+)$", merge_requests.show, name="mr"),
+    re_path(_PROJECT + r"merge_requests/(?P<iid>[0-9]+)/commits$", merge_request_changes.commits, name="mr_commits"),
+    re_path(_PROJECT + r"merge_requests/(?P<iid>[0-9]+)/diffs$", merge_request_changes.diffs, name="mr_diffs"),
+    *[
+        re_path(
+            _PROJECT + rf"merge_requests/(?P<iid>[0-9]+)/{action}$",
+            getattr(merge_requests, action),
+            name=f"mr_{action}",
+        )
+        for action in ("approve", "unapprove", "merge", "rebase", "close", "reopen", "toggle_draft", "update")
+    ],
+    re_path(_PROJECT + r"merge_requests/(?P<iid>[0-9]+)/notes$", merge_requests.comment, name="mr_comment"),
+    re_path(
+        _PROJECT + r"merge_requests/(?P<iid>[0-9]+)/notes/(?P<nid>[0-9]+)/delete$",
+        merge_requests.note_delete,
+        name="mr_note_delete",
+    ),
+    re_path(
+        _PROJECT + r"merge_requests/(?P<iid>[0-9]+)/discussions/(?P<discussion_id>[0-9a-f]{40})/resolve$",
+        merge_requests.resolve,
+        name="mr_resolve",
     ),
 ]

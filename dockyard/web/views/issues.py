@@ -12,31 +12,34 @@ quick actions (``/close``, ``/label ~bug`` …) run. A project with issues turne
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dockyard.accounts.models import User
-from dockyard.core import markdown
-from dockyard.core.errors import BadRequest, DockyardError, Forbidden, Unauthorized
+from dockyard.core.errors import BadRequest, DockyardError
 from dockyard.issues import selectors, services
-from dockyard.issues.models import Issue, Label, Milestone
-from dockyard.notes import references
+from dockyard.issues.models import Issue
 from dockyard.notes import selectors as notes
 from dockyard.notes import services as note_services
-from dockyard.notes.models import Note
 from dockyard.permissions import policy
-from dockyard.permissions import selectors as members
 from dockyard.projects.models import Project
 from dockyard.web.views.common import form_errors, not_found_as_404, paginate, project_for, signed_in, viewer
+from dockyard.web.views.noteables import (
+    NOT_FOUND,
+    assignable,
+    entries,
+    ids,
+    labels_of,
+    milestones_of,
+    refused,
+    render_all,
+    state_url,
+)
 
-NOT_FOUND = "Not Found"
 ISSUE_LABELS = {"title": "Title", "description": "Description", "due_date": "Due date"}
 # GitLab's ``sort`` values on the issue list, and what the selector orders by.
 SORTS: dict[str, tuple[str, str, str]] = {
@@ -76,10 +79,6 @@ def issue_url(issue: Issue) -> str:
     return f"/{issue.project.full_path}/-/issues/{issue.iid}"
 
 
-def _refused(exc: DockyardError) -> bool:
-    return isinstance(exc, (Forbidden, Unauthorized))
-
-
 def _page(request: HttpRequest, template: str, project: Project, status: int = 200, **extra: Any) -> HttpResponse:
     user = viewer(request)
     context = {
@@ -90,22 +89,6 @@ def _page(request: HttpRequest, template: str, project: Project, status: int = 2
         **extra,
     }
     return render(request, f"web/issues/{template}", context, status=status)
-
-
-def _labels_of(project: Project) -> list[Label]:
-    return list(selectors.labels_available(project=project).order_by("title", "id"))
-
-
-def _milestones_of(project: Project) -> list[Milestone]:
-    return list(selectors.milestone_list(project=project, include_ancestors=True, state="active"))
-
-
-def _assignable(project: Project) -> list[User]:
-    return list(members.member_users(source=project, inherited=True))
-
-
-def _ids(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.strip().isdigit()]
 
 
 # --- the list ------------------------------------------------------------------------------------
@@ -151,13 +134,6 @@ def _filters(request: HttpRequest) -> tuple[selectors.IssueFilters, dict[str, An
     return filters, form
 
 
-def _state_url(request: HttpRequest, state: str) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    query["state"] = state
-    return f"?{query.urlencode()}"
-
-
 @require_http_methods(["GET", "HEAD"])
 def index(request: HttpRequest, namespace_path: str, project_path: str) -> HttpResponse:
     project = _issues_project(request, namespace_path, project_path)
@@ -170,7 +146,7 @@ def index(request: HttpRequest, namespace_path: str, project_path: str) -> HttpR
     except BadRequest:
         counts, listing, rows = {"opened": 0, "closed": 0, "all": 0}, None, []
     tabs = [
-        {"state": key, "title": title, "count": counts[key], "url": _state_url(request, key)} for key, title in STATES
+        {"state": key, "title": title, "count": counts[key], "url": state_url(request, key)} for key, title in STATES
     ]
     filtered = any(form[k] for k in ("labels", "milestone", "assignee", "author", "search"))
     return _page(
@@ -182,8 +158,8 @@ def index(request: HttpRequest, namespace_path: str, project_path: str) -> HttpR
         filtered=filtered,
         listing=listing,
         issues=[(issue, issue_url(issue)) for issue in rows],
-        labels=_labels_of(project),
-        milestones=_milestones_of(project),
+        labels=labels_of(project),
+        milestones=milestones_of(project),
         sorts=[(key, title) for key, (_, _, title) in SORTS.items()],
     )
 
@@ -215,7 +191,7 @@ def new(request: HttpRequest, namespace_path: str, project_path: str) -> HttpRes
             "title": post.get("title", ""),
             "description": post.get("description", ""),
             "labels": post.getlist("labels"),
-            "assignee_ids": _ids(post.getlist("assignee_ids")),
+            "assignee_ids": ids(post.getlist("assignee_ids")),
             "milestone_id": post.get("milestone_id", ""),
             "due_date": post.get("due_date", "").strip(),
             "confidential": post.get("confidential") == "on",
@@ -248,9 +224,9 @@ def new(request: HttpRequest, namespace_path: str, project_path: str) -> HttpRes
         values=values,
         errors=errors,
         admin=admin,
-        labels=_labels_of(project) if admin else [],
-        milestones=_milestones_of(project) if admin else [],
-        assignable=_assignable(project) if admin else [],
+        labels=labels_of(project) if admin else [],
+        milestones=milestones_of(project) if admin else [],
+        assignable=assignable(project) if admin else [],
     )
 
 
@@ -312,7 +288,7 @@ def delete(request: HttpRequest, namespace_path: str, project_path: str, iid: st
     try:
         services.issue_delete(actor=actor, issue=issue)
     except DockyardError as exc:
-        if _refused(exc):
+        if refused(exc):
             raise Http404(NOT_FOUND) from exc
         raise
     messages.success(request, f"Issue #{issue.iid} was deleted.")
@@ -322,39 +298,15 @@ def delete(request: HttpRequest, namespace_path: str, project_path: str, iid: st
 # --- one issue -----------------------------------------------------------------------------------
 
 
-@dataclass
-class Entry:
-    """One note of the thread as the page shows it."""
-
-    note: Note
-    html: SafeString
-    can_delete: bool
-
-
-def _render_all(texts: list[str], project: Project, user: User | None) -> list[SafeString]:
-    """Markdown with references for every text of the page, the references resolved in ONE batch (a
-    query per kind of reference for the whole thread, not per note): what ``notes.selectors.markdown_html``
-    does for one text."""
-    refs = references.resolve("\n".join(texts), project=project, viewer=user)
-    link = references.linker(refs)
-    return [mark_safe(markdown.render(text, linker=link)) for text in texts]  # sanitised by markdown.render
-
-
 @require_http_methods(["GET", "HEAD"])
 def show(request: HttpRequest, namespace_path: str, project_path: str, iid: str) -> HttpResponse:
     project = _issues_project(request, namespace_path, project_path)
     user = viewer(request)
     issue = _issue(request, project, iid)
-    ids = notes.discussion_ids(viewer=user, issue=issue)
-    thread = [note for d in notes.discussions_for(viewer=user, issue=issue, ids=ids) for note in d.notes]
-    for note in thread:
-        note.project = project  # the policy's per-project lookups stay cached on this one instance
-    html = _render_all([issue.description] + [n.body for n in thread], project, user)
+    discussion_ids = notes.discussion_ids(viewer=user, issue=issue)
+    thread = [note for d in notes.discussions_for(viewer=user, issue=issue, ids=discussion_ids) for note in d.notes]
+    html = render_all([issue.description] + [n.body for n in thread], project, user)
     admin = policy.can_on_issue(user, "admin_issue", issue)
-    entries = [
-        Entry(note=note, html=body, can_delete=policy.can_on_note(user, "delete_note", note))
-        for note, body in zip(thread, html[1:], strict=True)
-    ]
     labels = list(issue.labels.all())
     assignees = list(issue.assignees.all())
     chosen_labels = {label.pk for label in labels}
@@ -365,16 +317,19 @@ def show(request: HttpRequest, namespace_path: str, project_path: str, iid: str)
         project,
         issue=issue,
         url=issue_url(issue),
+        update_url=f"{issue_url(issue)}/update",
+        notes_url=f"{issue_url(issue)}/notes",
+        list_url=issues_url(project),
         description_html=html[0],
-        entries=entries,
+        entries=entries(thread, html[1:], project, user),
         issue_labels=labels,
         issue_assignees=assignees,
         can_update=policy.can_on_issue(user, "update_issue", issue),
         can_admin=admin,
         can_comment=policy.can_on_issue(user, "create_note", issue),
-        label_choices=[(lb, lb.pk in chosen_labels) for lb in _labels_of(project)] if admin else [],
-        assignee_choices=[(u, u.pk in chosen_assignees) for u in _assignable(project)] if admin else [],
-        milestones=_milestones_of(project) if admin else [],
+        label_choices=[(lb, lb.pk in chosen_labels) for lb in labels_of(project)] if admin else [],
+        assignee_choices=[(u, u.pk in chosen_assignees) for u in assignable(project)] if admin else [],
+        milestones=milestones_of(project) if admin else [],
     )
 
 
@@ -391,7 +346,7 @@ def comment(request: HttpRequest, namespace_path: str, project_path: str, iid: s
     try:
         result = services.issue_note_create(actor=actor, issue=issue, body=body)
     except DockyardError as exc:
-        if _refused(exc):
+        if refused(exc):
             raise Http404(NOT_FOUND) from exc
         messages.error(request, str(exc.message))
         return redirect(issue_url(issue))
@@ -412,7 +367,7 @@ def note_delete(request: HttpRequest, namespace_path: str, project_path: str, ii
     try:
         note_services.note_delete(note=note, actor=actor)
     except DockyardError as exc:
-        if _refused(exc):
+        if refused(exc):
             raise Http404(NOT_FOUND) from exc
         raise
     messages.success(request, "The comment was deleted.")
@@ -426,7 +381,7 @@ def _state_change(request: HttpRequest, namespace_path: str, project_path: str, 
     try:
         services.issue_update(actor=actor, issue=issue, state_event=event)
     except DockyardError as exc:
-        if _refused(exc):
+        if refused(exc):
             raise Http404(NOT_FOUND) from exc
         raise
     messages.success(request, f"Issue #{issue.iid} was {'closed' if event == 'close' else 'reopened'}.")
@@ -471,7 +426,7 @@ def update(request: HttpRequest, namespace_path: str, project_path: str, iid: st
         if field == "labels":
             services.issue_update(actor=actor, issue=issue, labels=post.getlist("labels"))
         elif field == "assignees":
-            services.issue_update(actor=actor, issue=issue, assignee_ids=_ids(post.getlist("assignee_ids")))
+            services.issue_update(actor=actor, issue=issue, assignee_ids=ids(post.getlist("assignee_ids")))
         elif field == "milestone":
             value = post.get("milestone_id", "")
             services.issue_update(actor=actor, issue=issue, milestone_id=int(value) if value.isdigit() else None)
@@ -480,7 +435,7 @@ def update(request: HttpRequest, namespace_path: str, project_path: str, iid: st
         else:
             raise BadRequest("Nothing to change")
     except DockyardError as exc:
-        if _refused(exc):
+        if refused(exc):
             raise Http404(NOT_FOUND) from exc
         messages.error(request, str(exc.message))
     else:
