@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from html import escape
+from typing import Protocol
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -169,6 +171,41 @@ def parse_diff(text: str) -> tuple[list[DiffLine], int, int]:
             old += 1
             new += 1
     return rows, additions, deletions
+
+
+class DiffSource(Protocol):
+    """One file of a git diff as the git module reads it (``DiffEntry``)."""
+
+    @property
+    def old_path(self) -> str: ...
+    @property
+    def new_path(self) -> str: ...
+    @property
+    def diff(self) -> str: ...
+    @property
+    def new_file(self) -> bool: ...
+    @property
+    def deleted_file(self) -> bool: ...
+    @property
+    def renamed_file(self) -> bool: ...
+
+
+def file_diffs(entries: Iterable[DiffSource], *, highlighted: bool = False) -> list[FileDiff]:
+    """Every file of a diff parsed into rows; ``highlighted`` also highlights each file's rows."""
+    files = []
+    for e in entries:
+        f = file_diff(
+            old_path=e.old_path,
+            new_path=e.new_path,
+            diff=e.diff,
+            new_file=e.new_file,
+            deleted_file=e.deleted_file,
+            renamed_file=e.renamed_file,
+        )
+        if highlighted:
+            f.lines = highlight_diff(f.path, f.lines)
+        files.append(f)
+    return files
 
 
 def file_diff(

@@ -22,12 +22,12 @@ SHOTS = Path("/tmp/dockyard-merge-requests")
 DEVELOPER = 30
 
 
-def _sign_in(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/users/sign_in")
-    page.get_by_label("Username or email").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Your projects")).to_be_visible()
+def _sign_in(tab: Page, base: str, username: str, password: str) -> None:
+    tab.goto(f"{base}/users/sign_in")
+    tab.get_by_label("Username or email").fill(username)
+    tab.get_by_label("Password").fill(password)
+    tab.get_by_role("button", name="Sign in").click()
+    expect(tab.get_by_role("heading", name="Your projects")).to_be_visible()
 
 
 def test_open_review_approve_and_merge(

@@ -32,8 +32,10 @@ from dockyard.web.views.noteables import (
     NOT_FOUND,
     assignable,
     entries,
+    filtered,
     ids,
     labels_of,
+    list_form,
     milestones_of,
     refused,
     render_all,
@@ -97,29 +99,11 @@ def _page(request: HttpRequest, template: str, project: Project, status: int = 2
 def _filters(request: HttpRequest) -> tuple[selectors.IssueFilters, dict[str, Any]]:
     """GitLab's query parameters (``label_name[]``, ``milestone_title``, ``assignee_username``,
     ``author_username``, ``search``, ``sort``, ``state``) as the selector's filters, and as the form shows them."""
-    get = request.GET
-    state = get.get("state", "opened")
-    if state not in ("opened", "closed", "all"):
-        state = "opened"
-    labels = [v for v in get.getlist("label_name[]") + get.getlist("label_name") if v]
-    sort = get.get("sort", "created_date")
-    if sort not in SORTS:
-        sort = "created_date"
-    order_by, direction, _ = SORTS[sort]
-    milestone = get.get("milestone_title", "").strip()
-    assignee = get.get("assignee_username", "").strip().lstrip("@")
-    author = get.get("author_username", "").strip().lstrip("@")
-    search = get.get("search", "").strip()
+    form = list_form(request, states=dict(STATES), sorts=SORTS)
+    order_by, direction, _ = SORTS[form["sort"]]
+    state, labels, milestone = form["state"], form["labels"], form["milestone"]
+    assignee, author, search = form["assignee"], form["author"], form["search"]
     no_assignee = assignee.lower() == "none"
-    form: dict[str, Any] = {
-        "state": state,
-        "labels": labels,
-        "milestone": milestone,
-        "assignee": assignee,
-        "author": author,
-        "search": search,
-        "sort": sort,
-    }
     filters = selectors.IssueFilters(
         state=None if state == "all" else state,
         labels=labels or None,
@@ -148,14 +132,13 @@ def index(request: HttpRequest, namespace_path: str, project_path: str) -> HttpR
     tabs = [
         {"state": key, "title": title, "count": counts[key], "url": state_url(request, key)} for key, title in STATES
     ]
-    filtered = any(form[k] for k in ("labels", "milestone", "assignee", "author", "search"))
     return _page(
         request,
         "index.html",
         project,
         tabs=tabs,
         form=form,
-        filtered=filtered,
+        filtered=filtered(form),
         listing=listing,
         issues=[(issue, issue_url(issue)) for issue in rows],
         labels=labels_of(project),

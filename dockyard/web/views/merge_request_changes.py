@@ -24,7 +24,7 @@ from dockyard.merge_requests import selectors, services
 from dockyard.permissions import policy
 from dockyard.projects.models import Project
 from dockyard.repos import selectors as repos
-from dockyard.repos.git.read import CommitInfo, DiffEntry
+from dockyard.repos.git.read import CommitInfo
 from dockyard.web import code
 from dockyard.web.views.common import form_errors, signed_in, viewer
 from dockyard.web.views.merge_requests import (
@@ -62,22 +62,6 @@ class File:
     diff: code.FileDiff
     rows: list[Row]
     index: int
-
-
-def _files(entries: list[DiffEntry]) -> list[code.FileDiff]:
-    files = []
-    for e in entries:
-        f = code.file_diff(
-            old_path=e.old_path,
-            new_path=e.new_path,
-            diff=e.diff,
-            new_file=e.new_file,
-            deleted_file=e.deleted_file,
-            renamed_file=e.renamed_file,
-        )
-        f.lines = code.highlight_diff(f.path, f.lines)
-        files.append(f)
-    return files
 
 
 def _commit_rows(project: Project, commits: list[CommitInfo]) -> list[tuple[CommitInfo, str]]:
@@ -144,12 +128,13 @@ def diffs(request: HttpRequest, namespace_path: str, project_path: str, iid: str
     if view not in VIEWS:
         view = "inline"
     version = selectors.version_latest(merge_request=mr)
-    files = _files(
+    files = code.file_diffs(
         selectors.diff_entries(
             project_id=project.pk,
             base=version.base_commit_sha if version else None,
             head=version.head_commit_sha if version else None,
-        )
+        ),
+        highlighted=True,
     )
     by_path = {f.path: f for f in files}
     threads, _ = threads_of(request, mr, extra_texts=[])
@@ -290,7 +275,7 @@ def new(request: HttpRequest, namespace_path: str, project_path: str) -> HttpRes
         return redirect(
             f"/{project.full_path}/-/merge_requests/new?{urlencode({'source_branch': source, 'target_branch': target})}"
         )
-    files = _files(comparison.diffs) if comparison else []
+    files = code.file_diffs(comparison.diffs, highlighted=True) if comparison else []
     return mr_page(
         request,
         "new.html",

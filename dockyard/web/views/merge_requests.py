@@ -37,8 +37,10 @@ from dockyard.web.views.noteables import (
     Entry,
     assignable,
     entries,
+    filtered,
     ids,
     labels_of,
+    list_form,
     milestones_of,
     refused,
     render_all,
@@ -88,9 +90,7 @@ def mr_project(request: HttpRequest, namespace_path: str, project_path: str) -> 
 
 def mr_get(request: HttpRequest, project: Project, iid: str) -> MergeRequest:
     with not_found_as_404():
-        mr = selectors.merge_request_get_for(viewer=viewer(request), project=project, iid=iid)
-    mr.source_project = project
-    return mr
+        return selectors.merge_request_get_for(viewer=viewer(request), project=project, iid=iid)
 
 
 def mrs_url(project: Project) -> str:
@@ -127,25 +127,9 @@ def header(request: HttpRequest, mr: MergeRequest, tab: str) -> dict[str, Any]:
 def _filters(request: HttpRequest) -> tuple[selectors.MergeRequestFilters, dict[str, Any]]:
     """GitLab's query parameters (``label_name[]``, ``milestone_title``, ``assignee_username``,
     ``reviewer_username``, ``author_username``, ``search``, ``sort``, ``state``) as the selector's filters."""
-    get = request.GET
-    state = get.get("state", "opened")
-    if state not in dict(STATES):
-        state = "opened"
-    sort = get.get("sort", "created_date")
-    if sort not in SORTS:
-        sort = "created_date"
-    order_by, direction, _ = SORTS[sort]
-    labels = [v for v in get.getlist("label_name[]") + get.getlist("label_name") if v]
-    form: dict[str, Any] = {
-        "state": state,
-        "labels": labels,
-        "milestone": get.get("milestone_title", "").strip(),
-        "assignee": get.get("assignee_username", "").strip().lstrip("@"),
-        "reviewer": get.get("reviewer_username", "").strip().lstrip("@"),
-        "author": get.get("author_username", "").strip().lstrip("@"),
-        "search": get.get("search", "").strip(),
-        "sort": sort,
-    }
+    form = list_form(request, states=dict(STATES), sorts=SORTS)
+    state = form["state"]
+    order_by, direction, _ = SORTS[form["sort"]]
     assignee_id = None
     if form["assignee"]:
         if form["assignee"].lower() == "none":
@@ -155,7 +139,7 @@ def _filters(request: HttpRequest) -> tuple[selectors.MergeRequestFilters, dict[
             assignee_id = str(user.pk) if user else "0"
     filters = selectors.MergeRequestFilters(
         state=None if state == "all" else state,
-        labels=labels,
+        labels=form["labels"],
         milestone=form["milestone"] or None,
         assignee_id=assignee_id,
         reviewer_username=form["reviewer"] or None,
@@ -187,7 +171,7 @@ def index(request: HttpRequest, namespace_path: str, project_path: str) -> HttpR
         project,
         tabs=tabs,
         form=form,
-        filtered=any(form[k] for k in ("labels", "milestone", "assignee", "reviewer", "author", "search")),
+        filtered=filtered(form),
         listing=listing,
         merge_requests=[(mr, f"{mrs_url(project)}/{mr.iid}") for mr in rows],
         labels=labels_of(project),

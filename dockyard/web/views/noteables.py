@@ -4,7 +4,9 @@ answers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
@@ -78,3 +80,27 @@ def state_url(request: HttpRequest, state: str) -> str:
     query.pop("page", None)
     query["state"] = state
     return f"?{query.urlencode()}"
+
+
+def list_form(request: HttpRequest, *, states: Mapping[str, str], sorts: Mapping[str, Any]) -> dict[str, Any]:
+    """The list's filter form from GitLab's query parameters (``state``, ``label_name[]``,
+    ``milestone_title``, ``assignee_username``, ``reviewer_username``, ``author_username``, ``search``,
+    ``sort``); unknown states and sorts fall back to the first one."""
+    get = request.GET
+    state = get.get("state", "")
+    sort = get.get("sort", "")
+    return {
+        "state": state if state in states else next(iter(states)),
+        "labels": [v for v in get.getlist("label_name[]") + get.getlist("label_name") if v],
+        "milestone": get.get("milestone_title", "").strip(),
+        "assignee": get.get("assignee_username", "").strip().lstrip("@"),
+        "reviewer": get.get("reviewer_username", "").strip().lstrip("@"),
+        "author": get.get("author_username", "").strip().lstrip("@"),
+        "search": get.get("search", "").strip(),
+        "sort": sort if sort in sorts else next(iter(sorts)),
+    }
+
+
+def filtered(form: Mapping[str, Any]) -> bool:
+    """Whether the form narrows the list (beyond its state tab)."""
+    return any(form[k] for k in ("labels", "milestone", "assignee", "reviewer", "author", "search"))

@@ -375,17 +375,7 @@ def commit(request: HttpRequest, namespace_path: str, project_path: str, sha: st
     with not_found_as_404():
         info = selectors.repository_commit(repo=repo, ref=sha)
         entries = selectors.repository_commit_diff(repo=repo, ref=info.id)
-    files = [
-        code.file_diff(
-            old_path=e.old_path,
-            new_path=e.new_path,
-            diff=e.diff,
-            new_file=e.new_file,
-            deleted_file=e.deleted_file,
-            renamed_file=e.renamed_file,
-        )
-        for e in entries
-    ]
+    files = code.file_diffs(entries)
     blob_urls = {
         f.anchor: repo_url(project, "blob", info.id if f.status != "deleted" else info.parent_ids[0], f.path)
         for f in files
