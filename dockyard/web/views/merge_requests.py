@@ -72,6 +72,8 @@ STATUS_WORDS = {
     "discussions_not_resolved": "Merge blocked: all threads must be resolved.",
     "conflict": "Merge blocked: the source branch has conflicts with the target branch.",
     "need_rebase": "Merge blocked: the source branch must be rebased onto the target branch.",
+    "ci_must_pass": "Merge blocked: the pipeline must succeed.",
+    "ci_still_running": "Merge blocked: the pipeline is still running.",
     "commits_status": "Merge blocked: the source or target branch no longer exists.",
     "not_open": "This merge request is not open.",
 }
