@@ -2,18 +2,22 @@
 and job artifacts (streamed uploads and downloads), as native ASGI handlers.
 
 ``jobs/request`` answers at once when a job is there; otherwise it waits up to
-``DOCKYARD_CI_LONG_POLL_SECONDS`` (50 s, as GitLab Workhorse) checking the queue twice a second with one
-cheap query in a worker thread, and answers 204 when the time is up or the runner hangs up. At scale a
-notification (PostgreSQL LISTEN or Redis, as Workhorse watches Redis) replaces the polling query.
+``DOCKYARD_CI_LONG_POLL_SECONDS`` (50 s, as GitLab Workhorse) and answers 204 when the time is up or the
+runner hangs up. A job queued in this process (the embedded task worker creating a push's pipeline, an
+API call, a job finishing) wakes the waiting polls as soon as its transaction commits; jobs queued by
+another process (``dockyard worker``, another web process) are found by one cheap query twice a second.
+At scale a notification (PostgreSQL LISTEN or Redis, as Workhorse watches Redis) would replace that query.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +73,35 @@ async def _message(send: Send, status: int, message: str, extra: Headers | None 
 
 
 # --- POST /jobs/request ------------------------------------------------------------------------------
+
+# The long polls waiting in this process, each with the event loop it waits on; woken from any thread.
+_waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+_waiting_lock = threading.Lock()
+
+
+@services.on_jobs_pending
+def _wake_long_polls() -> None:
+    with _waiting_lock:
+        waiting = list(_waiting)
+    for loop, event in waiting:
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits on it any more
+            loop.call_soon_threadsafe(event.set)
+
+
+async def _wait_for_jobs(seconds: float) -> bool:
+    """Wait until a job is queued in this process (True) or ``seconds`` pass (False)."""
+    key = (asyncio.get_running_loop(), asyncio.Event())
+    with _waiting_lock:
+        _waiting.add(key)
+    try:
+        async with asyncio.timeout(seconds):
+            await key[1].wait()
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        with _waiting_lock:
+            _waiting.discard(key)
 
 
 def _request_job(
@@ -144,8 +177,8 @@ async def jobs_request(scope: Scope, receive: Receive, send: Send) -> None:
                 if status != 204 or time.monotonic() >= deadline:
                     break
                 while time.monotonic() < deadline and not disconnected.done():
-                    await asyncio.sleep(POLL_INTERVAL)
-                    if await run_db(selectors.pending_jobs_exist):
+                    woken = await _wait_for_jobs(min(POLL_INTERVAL, max(deadline - time.monotonic(), 0)))
+                    if woken or await run_db(selectors.pending_jobs_exist):
                         break
                 if disconnected.done():
                     status = 499

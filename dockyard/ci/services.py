@@ -728,7 +728,20 @@ def job_enqueue(*, job: Job) -> Job:
     job.queued_at = now
     job.updated_at = now
     job.save(update_fields=["status", "queued_at", "updated_at"])
+    for listener in _pending_listeners:
+        transaction.on_commit(listener)
     return job
+
+
+PendingListener = Callable[[], None]
+_pending_listeners: list[PendingListener] = []
+
+
+def on_jobs_pending(listener: PendingListener) -> PendingListener:
+    """Register what wakes runners waiting for a job (the long polls of this process, in
+    ``runner_http.py``); listeners run after the transaction that queued jobs committed, in its thread."""
+    _pending_listeners.append(listener)
+    return listener
 
 
 ScheduleListener = Callable[[Job], None]

@@ -1,6 +1,11 @@
-"""Handing jobs to runners in process: what ``POST /jobs/request`` costs in queries, and which runner gets what."""
+"""Handing jobs to runners in process: what ``POST /jobs/request`` costs in queries, which runner gets
+what, and waking the long polls that wait for a job."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -9,12 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from dockyard.accounts import services as accounts
 from dockyard.ci import services
 from dockyard.ci.models import Job, JobArtifact, Pipeline, Runner
-from dockyard.ci.runner_http import _request_job
+from dockyard.ci.runner_http import _request_job, _wait_for_jobs, _wake_long_polls
 from dockyard.namespaces import services as groups
 from dockyard.projects import services as projects
 from dockyard.projects.models import Project
 
 SYSTEM_ID = "s_0123456789ab"
+YAML_ONE = 'job:\n  script: ["true"]\n'
 
 
 pytestmark = pytest.mark.usefixtures("remove_repositories")
@@ -119,3 +125,27 @@ def test_runners_get_only_jobs_they_may_run_oldest_first() -> None:
         services.job_finish(job=job, status="success", exit_code=0)
     pipeline.refresh_from_db()
     assert pipeline.status == "success" and pipeline.finished_at is not None
+
+
+@pytest.mark.django_db
+def test_queued_jobs_wake_the_long_polls_waiting_in_this_process(
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    owner = accounts.user_create(username="ci-wake", email="ciw@example.com", name="CI")
+    group = groups.group_create(actor=owner, name="CI wake", path="ci-wake-grp")
+    project = projects.project_create(actor=owner, namespace=group, name="app", initialize_with_readme=True)
+    with django_capture_on_commit_callbacks() as callbacks:
+        pipeline = services.pipeline_create(project=project, user=owner, ref="main", source="api", content=YAML_ONE)
+    assert pipeline is not None and pipeline.status == "pending"
+
+    wakes = [callback for callback in callbacks if callback is _wake_long_polls]
+    assert wakes  # queued to run once the pipeline's transaction commits
+
+    async def poll_then_commit() -> bool:
+        waiting = asyncio.create_task(_wait_for_jobs(30))
+        assert not await _wait_for_jobs(0.2)  # nothing committed yet: a poll waits its time out
+        # The commit happens in another thread, as the embedded task worker's does.
+        await asyncio.to_thread(lambda: [wake() for wake in wakes])
+        return await waiting
+
+    assert asyncio.run(poll_then_commit())  # woken by the commit, not timed out
