@@ -82,11 +82,20 @@ def _mr_reader(mr: Any) -> Callable[[User], bool]:
     return lambda user: policy.can_on_merge_request(user, "read_merge_request", mr)
 
 
-def _issue_opened(object_id: int, actor: User | None, base: str, users: list[User]) -> Mail | None:
+def _issue(object_id: int) -> Any:
     from dockyard.issues.models import Issue
 
-    issue = Issue.objects.select_related("project__namespace").filter(pk=object_id).first()
-    if issue is None:
+    return Issue.objects.select_related("project__namespace", "author").filter(pk=object_id).first()
+
+
+def _mr(object_id: int) -> Any:
+    from dockyard.merge_requests.models import MergeRequest
+
+    return MergeRequest.objects.select_related("project__namespace", "author").filter(pk=object_id).first()
+
+
+def _issue_opened(object_id: int, actor: User | None, base: str, users: list[User]) -> Mail | None:
+    if (issue := _issue(object_id)) is None:
         return None
     mail = _issue_mail(issue, base, f"{_name(actor)} opened issue #{issue.iid}: {issue.title}", issue.description)
     mail.recipients = selectors.recipients(
@@ -101,10 +110,7 @@ def _issue_opened(object_id: int, actor: User | None, base: str, users: list[Use
 
 
 def _issue_assigned(object_id: int, actor: User | None, base: str, users: list[User]) -> Mail | None:
-    from dockyard.issues.models import Issue
-
-    issue = Issue.objects.select_related("project__namespace").filter(pk=object_id).first()
-    if issue is None:
+    if (issue := _issue(object_id)) is None:
         return None
     names = ", ".join(_name(u) for u in users)
     mail = _issue_mail(issue, base, f"{_name(actor)} assigned issue #{issue.iid} to {names}: {issue.title}")
@@ -119,10 +125,7 @@ def _mr_participants(mr: Any) -> list[User]:
 
 
 def _mr_opened(object_id: int, actor: User | None, base: str, users: list[User]) -> Mail | None:
-    from dockyard.merge_requests.models import MergeRequest
-
-    mr = MergeRequest.objects.select_related("project__namespace").filter(pk=object_id).first()
-    if mr is None:
+    if (mr := _mr(object_id)) is None:
         return None
     heading = f"{_name(actor)} opened merge request !{mr.iid}: {mr.title} ({mr.source_branch} → {mr.target_branch})"
     mail = _mr_mail(mr, base, heading, mr.description)
@@ -138,36 +141,32 @@ def _mr_opened(object_id: int, actor: User | None, base: str, users: list[User])
     return mail
 
 
-def _mr_assigned(object_id: int, actor: User | None, base: str, users: list[User]) -> Mail | None:
-    from dockyard.merge_requests.models import MergeRequest
+def _mr_people(reason: str) -> Callable[[int, User | None, str, list[User]], Mail | None]:
+    """Mails to the people newly assigned to (``assigned``) or asked to review (``review_requested``) an MR."""
 
-    mr = MergeRequest.objects.select_related("project__namespace").filter(pk=object_id).first()
-    if mr is None:
-        return None
-    names = ", ".join(_name(u) for u in users)
-    mail = _mr_mail(mr, base, f"{_name(actor)} assigned merge request !{mr.iid} to {names}: {mr.title}")
-    mail.recipients = selectors.recipients(project=mr.project, actor=actor, can_read=_mr_reader(mr), assigned=users)
-    return mail
+    def build(object_id: int, actor: User | None, base: str, users: list[User]) -> Mail | None:
+        if (mr := _mr(object_id)) is None:
+            return None
+        if reason == "assigned":
+            what = f"assigned merge request !{mr.iid} to {', '.join(_name(u) for u in users)}"
+        else:
+            what = f"requested a review of merge request !{mr.iid}"
+        mail = _mr_mail(mr, base, f"{_name(actor)} {what}: {mr.title}")
+        assigned, review_requested = (users, []) if reason == "assigned" else ([], users)
+        mail.recipients = selectors.recipients(
+            project=mr.project,
+            actor=actor,
+            can_read=_mr_reader(mr),
+            assigned=assigned,
+            review_requested=review_requested,
+        )
+        return mail
 
-
-def _mr_review_requested(object_id: int, actor: User | None, base: str, users: list[User]) -> Mail | None:
-    from dockyard.merge_requests.models import MergeRequest
-
-    mr = MergeRequest.objects.select_related("project__namespace").filter(pk=object_id).first()
-    if mr is None:
-        return None
-    mail = _mr_mail(mr, base, f"{_name(actor)} requested a review of merge request !{mr.iid}: {mr.title}")
-    mail.recipients = selectors.recipients(
-        project=mr.project, actor=actor, can_read=_mr_reader(mr), review_requested=users
-    )
-    return mail
+    return build
 
 
 def _mr_merged(object_id: int, actor: User | None, base: str, users: list[User]) -> Mail | None:
-    from dockyard.merge_requests.models import MergeRequest
-
-    mr = MergeRequest.objects.select_related("project__namespace", "author").filter(pk=object_id).first()
-    if mr is None:
+    if (mr := _mr(object_id)) is None:
         return None
     heading = (
         f"Merge request !{mr.iid} was merged by {_name(actor)}: {mr.title} ({mr.source_branch} → {mr.target_branch})"
@@ -247,8 +246,8 @@ BUILDERS: dict[str, Callable[[int, User | None, str, list[User]], Mail | None]] 
     "issue_opened": _issue_opened,
     "issue_assigned": _issue_assigned,
     "merge_request_opened": _mr_opened,
-    "merge_request_assigned": _mr_assigned,
-    "merge_request_review_requested": _mr_review_requested,
+    "merge_request_assigned": _mr_people("assigned"),
+    "merge_request_review_requested": _mr_people("review_requested"),
     "merge_request_merged": _mr_merged,
     "note_created": _note_created,
     "pipeline_failed": _pipeline_failed,
