@@ -3,13 +3,16 @@ variables, runners and ``ci/lint``, with GitLab's paths, entities and status cod
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Query, Router, Schema
 
 from dockyard.accounts.auth import current_user, require_admin, require_user
 from dockyard.accounts.models import User
-from dockyard.ci import selectors, services
-from dockyard.ci.models import Job, Pipeline, Runner, Variable
+from dockyard.ci import selectors, services, triggers
+from dockyard.ci.models import Job, Pipeline, Runner, Trigger, Variable
 from dockyard.ci.schemas import (
     InstanceVariableOut,
     JobOut,
@@ -23,11 +26,13 @@ from dockyard.ci.schemas import (
     RunnerCreateIn,
     RunnerDetails,
     RunnerUpdateIn,
+    TriggerIn,
+    TriggerOut,
     VariableCreateIn,
     VariableOut,
     VariableUpdateIn,
 )
-from dockyard.core.errors import BadRequest, Forbidden, NotFound
+from dockyard.core.errors import BadRequest, DockyardError, Forbidden, NotFound
 from dockyard.core.pagination import paginate
 from dockyard.core.storage import object_storage
 from dockyard.merge_requests import selectors as mr_selectors
@@ -160,6 +165,90 @@ def create_merge_request_pipeline(request: HttpRequest, project_id: str, mr_iid:
     pipeline = services.pipeline_create_for_merge_request(mr=mr, user=user, refuse_errors=True)
     assert pipeline is not None
     return 201, pipeline
+
+
+# --- trigger tokens ----------------------------------------------------------------------------------
+
+
+def _trigger_params(request: HttpRequest) -> dict[str, Any]:
+    """The trigger's parameters as GitLab takes them: a form (``variables[KEY]=value``) or a JSON body."""
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            raise BadRequest("The request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest("The request body is not valid JSON")
+        return {**request.GET.dict(), **body}
+    params: dict[str, Any] = {**request.GET.dict(), **request.POST.dict()}
+    variables = {k[len("variables[") : -1]: v for k, v in params.items() if k.startswith("variables[") and k[-1] == "]"}
+    params = {k: v for k, v in params.items() if not k.startswith("variables[")}
+    if variables:
+        params["variables"] = variables
+    return params
+
+
+def _trigger(request: HttpRequest, project_id: str, ref: str | None) -> tuple[int, Pipeline]:
+    if request.headers.get("X-Gitlab-Event") == "Pipeline Hook":
+        raise Forbidden()  # a pipeline webhook must not start pipelines (GitLab refuses the loop)
+    params = _trigger_params(request)
+    variables = params.get("variables") or {}
+    if not isinstance(variables, dict):
+        raise DockyardError("variables needs to be a map of key-valued strings")
+    pipeline = triggers.pipeline_create_for_trigger(
+        project_ref=project_id,
+        token=str(params.get("token") or ""),
+        ref=ref or str(params.get("ref") or ""),
+        variables=variables,
+        params=params,
+    )
+    return 201, selectors.pipeline_get(project=pipeline.project, pipeline_id=pipeline.pk)
+
+
+@router.post("/projects/{project_id}/trigger/pipeline", response={201: PipelineOut}, auth=None)
+def trigger_pipeline(request: HttpRequest, project_id: str) -> tuple[int, Pipeline]:
+    return _trigger(request, project_id, None)
+
+
+@router.post("/projects/{project_id}/ref/{path:ref}/trigger/pipeline", response={201: PipelineOut}, auth=None)
+def trigger_pipeline_for_ref(request: HttpRequest, project_id: str, ref: str) -> tuple[int, Pipeline]:
+    return _trigger(request, project_id, ref)
+
+
+@router.get("/projects/{project_id}/triggers", response=list[TriggerOut])
+def list_triggers(request: HttpRequest, response: HttpResponse, project_id: str) -> list[Trigger]:
+    _, project = _actor(request, project_id, "admin_trigger")
+    return paginate(request, response, triggers.trigger_list(project_id=project.pk))
+
+
+@router.get("/projects/{project_id}/triggers/{trigger_id}", response=TriggerOut)
+def get_trigger(request: HttpRequest, project_id: str, trigger_id: str) -> Trigger:
+    _, project = _actor(request, project_id, "admin_trigger")
+    return triggers.trigger_get(project_id=project.pk, trigger_id=trigger_id)
+
+
+@router.post("/projects/{project_id}/triggers", response={201: TriggerOut})
+def create_trigger(request: HttpRequest, project_id: str, payload: TriggerIn) -> tuple[int, Trigger]:
+    user, project = _actor(request, project_id, "admin_trigger")
+    if payload.description is None:
+        raise BadRequest("description is missing")
+    trigger, token = triggers.trigger_create(project_id=project.pk, owner=user, description=payload.description)
+    trigger.plain_token = token  # type: ignore[attr-defined]  # shown this once
+    return 201, trigger
+
+
+@router.put("/projects/{project_id}/triggers/{trigger_id}", response=TriggerOut)
+def update_trigger(request: HttpRequest, project_id: str, trigger_id: str, payload: TriggerIn) -> Trigger:
+    _, project = _actor(request, project_id, "admin_trigger")
+    trigger = triggers.trigger_get(project_id=project.pk, trigger_id=trigger_id)
+    return triggers.trigger_update(trigger=trigger, description=payload.description)
+
+
+@router.delete("/projects/{project_id}/triggers/{trigger_id}", response={204: None})
+def delete_trigger(request: HttpRequest, project_id: str, trigger_id: str) -> tuple[int, None]:
+    _, project = _actor(request, project_id, "admin_trigger")
+    triggers.trigger_delete(trigger=triggers.trigger_get(project_id=project.pk, trigger_id=trigger_id))
+    return 204, None
 
 
 # --- jobs ----------------------------------------------------------------------------------------------

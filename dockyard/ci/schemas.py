@@ -8,7 +8,7 @@ from typing import Any
 from ninja import Field, Schema
 
 from dockyard.accounts.schemas import UserBasic
-from dockyard.ci.models import Job, JobArtifact, Pipeline, Runner
+from dockyard.ci.models import Job, JobArtifact, Pipeline, Runner, Trigger
 from dockyard.core.schema import GlDateTime
 from dockyard.core.urls import absolute
 
@@ -323,3 +323,25 @@ class LintIn(Schema):
     dry_run: bool = False
     include_jobs: bool = False
     ref: str | None = None
+
+
+class TriggerOut(Schema):
+    """GitLab's ``Trigger`` entity. The full token is shown once, when it is created; afterwards only its
+    first characters (it is stored as a digest)."""
+
+    id: int
+    token: str
+    description: str
+    created_at: GlDateTime
+    updated_at: GlDateTime
+    last_used: GlDateTime | None
+    expires_at: GlDateTime | None
+    owner: UserBasic | None
+
+    @staticmethod
+    def resolve_token(obj: Trigger) -> str:
+        return getattr(obj, "plain_token", None) or obj.short_token
+
+
+class TriggerIn(Schema):
+    description: str | None = None

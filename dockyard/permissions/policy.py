@@ -514,6 +514,11 @@ CI_RULES: dict[str, int] = {
     "admin_cicd_variables": AccessLevel.MAINTAINER,
     "admin_runner": AccessLevel.MAINTAINER,
     "destroy_pipeline": AccessLevel.OWNER,
+    # Trigger tokens: maintainers list and manage them. Schedules: developers create them and run or edit
+    # their own; maintainers take them over and delete anyone's.
+    "admin_trigger": AccessLevel.MAINTAINER,
+    "create_pipeline_schedule": AccessLevel.DEVELOPER,
+    "admin_pipeline_schedule": AccessLevel.MAINTAINER,
 }
 
 

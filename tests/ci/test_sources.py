@@ -8,6 +8,7 @@ from typing import Any
 
 import gitlab
 import pytest
+import requests
 
 from tests.ci.test_pipelines import RunnerClient, _jobs, _project, _register, _remote, wait_for
 from tests.git.conftest import Git
@@ -160,3 +161,72 @@ def test_branch_tag_and_merge_request_pipelines_and_pipelines_must_succeed(
     assert project.branches.get("main").commit["id"] == merged.merge_commit_sha
     # The merge runs main's pipeline; cancel it so no job is left for other tests' runners.
     _pipeline_where(project, sha=merged.merge_commit_sha).cancel()
+
+
+TRIGGER_YAML = """\
+deploy:
+  script: [./deploy $DEPLOY_TO]
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "trigger" || $CI_PIPELINE_SOURCE == "pipeline"
+
+test:
+  script: [make test]
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "push"
+"""
+
+
+def test_trigger_tokens_and_job_tokens_start_pipelines(
+    ci_server: LiveServer, ci_root: gitlab.Gitlab, git: Git, tmp_path: Path
+) -> None:
+    gl = ci_root
+    project, other = _project(gl), _project(gl)
+    work = tmp_path / "work"
+    git.run("init", "-q", str(work))
+    git.commit(work, ".gitlab-ci.yml", TRIGGER_YAML, "Add CI")
+    git.run("push", "-q", _remote(ci_server, project), "main", cwd=work)
+    _pipeline_where(project, ref="main").cancel()
+
+    trigger = project.triggers.create({"description": "deploy from chat"})
+    token = trigger.token
+    assert token.startswith("glptt-") and len(token) > 20
+    [listed] = project.triggers.list()
+    assert listed.description == "deploy from chat" and token.startswith(listed.token) and listed.token != token
+    assert listed.owner["username"] == "root" and listed.last_used is None
+
+    pipeline = project.trigger_pipeline("main", token, variables={"DEPLOY_TO": "staging"})
+    assert pipeline.source == "trigger" and pipeline.ref == "main"
+    assert sorted(_jobs(pipeline)) == ["deploy"]
+    keys = {v.key: v.value for v in pipeline.variables.list()}
+    assert keys["DEPLOY_TO"] == "staging" and "TRIGGER_PAYLOAD" in keys and token not in keys["TRIGGER_PAYLOAD"]
+    assert project.triggers.get(trigger.id).last_used is not None
+
+    # A form, as curl sends it, to the ref-in-path route.
+    url = f"{ci_server.url}/api/v4/projects/{project.id}/ref/main/trigger/pipeline"
+    form = requests.post(url, data={"token": token, "variables[DEPLOY_TO]": "production"}, timeout=30)
+    assert form.status_code == 201, form.text
+    assert form.json()["source"] == "trigger"
+    # A wrong token, or this token on another project, finds nothing.
+    elsewhere = f"{ci_server.url}/api/v4/projects/{other.id}/trigger/pipeline"
+    assert requests.post(elsewhere, data={"token": token, "ref": "main"}, timeout=30).status_code == 404
+    assert requests.post(url, data={"token": "glptt-nope"}, timeout=30).status_code == 404
+    bad = requests.post(url, json={"token": token, "variables": {"N": 1}}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["message"] == "variables needs to be a map of key-valued strings"
+
+    # The job runs with the trigger's variables; while it runs its job token starts a pipeline too.
+    runner = _register(ci_server, gl, runner_type="project_type", project_id=project.id)
+    job = runner.take("deploy")
+    variables = {v["key"]: v for v in job["variables"]}
+    assert variables["DEPLOY_TO"]["value"] == "staging" and variables["TRIGGER_PAYLOAD"].get("file") is True
+    assert variables["CI_PIPELINE_SOURCE"]["value"] == "trigger"
+    trigger_url = f"{ci_server.url}/api/v4/projects/{project.id}/trigger/pipeline"
+    by_job = requests.post(trigger_url, data={"token": job["token"], "ref": "main"}, timeout=30)
+    assert by_job.status_code == 201 and by_job.json()["source"] == "pipeline", by_job.text
+    runner.run(job)
+    after = requests.post(trigger_url, data={"token": job["token"], "ref": "main"}, timeout=30)
+    assert after.status_code == 404
+
+    project.triggers.delete(trigger.id)
+    assert requests.post(trigger_url, data={"token": token, "ref": "main"}, timeout=30).status_code == 404
+    for row in project.pipelines.list(get_all=True, scope="pending"):
+        row.cancel()
