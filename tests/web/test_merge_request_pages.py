@@ -280,6 +280,7 @@ def test_changes_inline_parallel_line_comment_and_budget(setup: dict[str, Any]) 
     # Commits tab.
     commits = _html(client, f"{url}/commits")
     assert "Work on feature" in commits
+    assert 'Commits <span class="count">1</span>' in commits and 'Changes <span class="count">2</span>' in commits
 
     # The Changes tab's queries do not grow with files or threads.
     before = _queries(client, f"{url}/diffs")
@@ -321,3 +322,22 @@ def test_compare_branches_then_create(setup: dict[str, Any]) -> None:
     # A second one from the same branch is refused with GitLab's reason.
     again = client.post(f"{BASE}/new", {"source_branch": "add-winch", "target_branch": "main", "title": "Again"})
     assert again.status_code == 400 and "Another open merge request already exists" in again.content.decode()
+
+
+def test_merge_request_from_a_fork(setup: dict[str, Any]) -> None:
+    reporter, owner = setup["reporter"], setup["owner"]
+    fork = projects.project_fork(actor=reporter, source=setup["project"])
+    commit(fork, reporter, "fix", {"fix.txt": "from the fork\n"}, "Fix from a fork", start_branch="main")
+    mr = mrs.merge_request_create(
+        actor=reporter,
+        project=fork,
+        target_project=setup["project"],
+        source_branch="fix",
+        target_branch="main",
+        title="Fix from a fork",
+    )
+    client = signed_in(owner)
+    page = _html(client, f"{BASE}/{mr.iid}")
+    assert f"{fork.full_path}:fix" in page and 'data-status="mergeable"' in page
+    assert "fix.txt" in _html(client, f"{BASE}/{mr.iid}/diffs")
+    assert "Fix from a fork" in _html(client, f"{BASE}/{mr.iid}/commits")

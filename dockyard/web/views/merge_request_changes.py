@@ -127,7 +127,8 @@ def diffs(request: HttpRequest, namespace_path: str, project_path: str, iid: str
     view = request.GET.get("view", "inline")
     if view not in VIEWS:
         view = "inline"
-    version = selectors.version_latest(merge_request=mr)
+    top = header(request, mr, "changes")
+    version = top["version"]
     files = code.file_diffs(
         selectors.diff_entries(
             project_id=project.pk,
@@ -155,13 +156,12 @@ def diffs(request: HttpRequest, namespace_path: str, project_path: str, iid: str
         request,
         "diffs.html",
         project,
-        **header(request, mr, "changes"),
+        **top,
         files=shown,
         tree=[
             (depth, name, by_path[path].anchor if path else None) for depth, name, path in code.file_tree(list(by_path))
         ],
         view=view,
-        version=version,
         additions=sum(f.additions for f in files),
         deletions=sum(f.deletions for f in files),
         back=base,

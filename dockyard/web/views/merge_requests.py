@@ -114,11 +114,15 @@ def mr_page(request: HttpRequest, template: str, project: Project, status: int =
 
 
 def header(request: HttpRequest, mr: MergeRequest, tab: str) -> dict[str, Any]:
-    """What every tab of one merge request shows above its content."""
+    """What every tab of one merge request shows above its content (the counts are the latest version's)."""
+    version = selectors.version_latest(merge_request=mr)
     return {
         "mr": mr,
         "url": mr_url(mr),
         "tab": tab,
+        "version": version,
+        "commits_count": version.commits_count if version else 0,
+        "changes_count": version.real_size if version else "0",
         "can_update": policy.can_on_merge_request(viewer(request), "update_merge_request", mr),
     }
 
