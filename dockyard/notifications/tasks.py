@@ -261,7 +261,7 @@ def _message(mail: Mail, recipient: Recipient, base: str) -> EmailMultiAlternati
         "url": mail.url,
         "link_text": mail.link_text,
         "why": WHY[recipient.reason],
-        "settings_url": f"{base}/{mail.project.full_path}",
+        "settings_url": f"{base}/-/profile/notifications",
     }
     message = EmailMultiAlternatives(
         subject=mail.subject,

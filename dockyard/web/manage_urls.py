@@ -30,6 +30,7 @@ urlpatterns = [
     path("-/user_settings/profile", user_settings.profile, name="user_profile"),
     path("-/user_settings/password", user_settings.password, name="user_password"),
     path("-/user_settings/password/edit", user_settings.password),
+    path("-/profile/notifications", user_settings.notifications, name="notifications"),
     re_path(_GROUP + r"group_members$", members.group_index, name="group_members"),
     re_path(_GROUP + r"group_members/(?P<user_id>[0-9]+)$", members.group_update, name="group_member_update"),
     re_path(_GROUP + r"group_members/(?P<user_id>[0-9]+)/remove$", members.group_remove, name="group_member_remove"),

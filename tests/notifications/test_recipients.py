@@ -4,6 +4,7 @@ and globally, the nearest winning; watchers; mentions; permissions. No mail is s
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from dockyard.issues import services as issues
 from dockyard.namespaces import services as groups
@@ -12,7 +13,7 @@ from dockyard.permissions import policy
 from dockyard.permissions import services as members
 from dockyard.permissions.models import AccessLevel
 from dockyard.projects import services as projects
-from tests.web.test_pages import make_user
+from tests.web.test_pages import make_user, signed_in
 
 
 @pytest.mark.django_db
@@ -63,3 +64,17 @@ def test_levels_watchers_mentions_and_permissions() -> None:
     # "mention" hears of nothing but mentions, not of a review request (and the guest may not read the issue).
     assert told(review_requested=[mentioned_only, guest]) == {}
     assert told(assigned=[watcher]) == {"watcher": "assigned"}
+
+
+@pytest.mark.django_db
+def test_the_notifications_page_sets_the_global_level() -> None:
+    alice = make_user("alice")
+    browser = signed_in(alice)
+    page = browser.get("/-/profile/notifications").content.decode()
+    assert 'value="participating" checked' in page and alice.email in page
+    assert browser.post("/-/profile/notifications", {"level": "mention"}).status_code == 302
+    assert selectors.setting_get(user=alice) == "mention"
+    assert 'value="mention" checked' in browser.get("/-/profile/notifications").content.decode()
+    refused = browser.post("/-/profile/notifications", {"level": "loud"})
+    assert refused.status_code == 200 and selectors.setting_get(user=alice) == "mention"
+    assert Client().get("/-/profile/notifications").status_code == 302  # to the sign-in page

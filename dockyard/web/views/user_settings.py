@@ -1,4 +1,5 @@
-"""The signed-in user's own settings: ``/-/user_settings/profile`` and ``/-/user_settings/password``."""
+"""The signed-in user's own settings: ``/-/user_settings/profile``, ``/-/user_settings/password`` and
+``/-/profile/notifications``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from django.views.decorators.http import require_http_methods
 
 from dockyard.accounts import services
 from dockyard.core.errors import DockyardError, ValidationFailed
+from dockyard.notifications import selectors as notification_selectors
+from dockyard.notifications import services as notification_services
 from dockyard.web.views.common import form_errors, signed_in
 
 PROFILE_FIELDS = ("name", "email", "public_email", "bio", "location", "website_url", "organization", "job_title")
@@ -90,3 +93,29 @@ def password(request: HttpRequest) -> HttpResponse:
             return redirect("web:user_password")
     context = {"errors": errors, "nav": "user_password"}
     return render(request, "web/user_settings/password.html", context, status=400 if errors else 200)
+
+
+LEVELS = (
+    ("watch", "Watch", "Everything in the projects you are a member of."),
+    ("participating", "Participating", "What you take part in, and mentions (the default)."),
+    ("mention", "On mention", "Only when you are @mentioned."),
+    ("disabled", "Disabled", "No mail at all."),
+)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            notification_services.setting_update(user=user, level=request.POST.get("level", ""))
+        except DockyardError as exc:
+            errors = form_errors(exc, labels={})
+        else:
+            messages.success(request, "Notification settings saved.")
+            return redirect("web:notifications")
+    level = notification_selectors.setting_get(user=user)
+    context = {"level": level, "levels": LEVELS, "errors": errors, "nav": "notifications"}
+    return render(request, "web/user_settings/notifications.html", context)
