@@ -6,6 +6,7 @@ question (in a worker thread), so a long clone never holds one of Django's reque
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from urllib.parse import parse_qs, unquote
@@ -80,11 +81,8 @@ async def smart_http(scope: Scope, receive: Receive, send: Send) -> None:
         protocol = headers.get("git-protocol")
         kind = service.removeprefix("git-")
         if action == "info/refs":
-            await stream(
-                send,
-                f"application/x-{service}-advertisement",
-                git.advertise_refs(service, project_id, git_protocol=protocol),
-            )
+            async with contextlib.aclosing(git.advertise_refs(service, project_id, git_protocol=protocol)) as refs:
+                await stream(send, f"application/x-{service}-advertisement", refs)
             return
         env = None
         if write:
@@ -103,7 +101,10 @@ async def smart_http(scope: Scope, receive: Receive, send: Send) -> None:
             git_protocol=protocol,
             env=env,
         )
-        await stream(send, f"application/x-git-{kind}-result", output)
+        # Closed as soon as sending fails (the client went away), not when garbage-collected: git is
+        # killed and its pipe closed at once.
+        async with contextlib.aclosing(output):
+            await stream(send, f"application/x-git-{kind}-result", output)
     except ClientDisconnected:
         status = 499
     finally:
