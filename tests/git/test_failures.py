@@ -95,3 +95,60 @@ def test_killed_during_a_push_leaves_a_valid_repository_and_no_half_push(git: Gi
             assert git.run("ls-remote", url, "refs/heads/main").stdout.split()[0] == local_main
     finally:
         server.close()
+
+
+def _serving_git(repo: Path) -> list[int]:
+    """The live ``upload-pack`` and its ``pack-objects --stdout`` serving ``repo`` (git chdirs into it;
+    housekeeping's repack works there too but never writes a pack to stdout)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if (b"upload-pack" in argv or b"--stdout" in argv) and Path(os.readlink(entry / "cwd")) == repo:
+                    found.append(int(entry.name))
+            except OSError:
+                pass  # gone meanwhile, or not ours to look at
+    return found
+
+
+def test_large_clone_is_byte_identical_and_a_client_gone_mid_clone_stops_git(
+    live_server: LiveServer, root: gitlab.Gitlab, git: Git, tmp_path: Path
+) -> None:
+    """A pack many times the relay's pipe arrives whole; a client that hangs up mid-pack leaves no git behind."""
+    project = root.projects.create({"name": f"large-{secrets.token_hex(3)}", "initialize_with_readme": True})
+    url = f"http://root:{live_server.root_token}@127.0.0.1:{live_server.port}/{project.path_with_namespace}.git"
+    source = tmp_path / "source"
+    git.run("clone", "-q", url, str(source))
+    blob = os.urandom(24 * 1024 * 1024)  # incompressible: the pack is as big, more than every buffer on the way
+    (source / "blob.bin").write_bytes(blob)
+    git.run("add", "blob.bin", cwd=source)
+    git.run("commit", "-q", "-m", "large", cwd=source)
+    git.run("push", "-q", "origin", "main", cwd=source)
+    head = git.run("rev-parse", "HEAD", cwd=source).stdout.strip()
+
+    copy = tmp_path / "copy"
+    git.run("clone", "-q", url, str(copy))
+    assert (copy / "blob.bin").read_bytes() == blob
+    assert git.run("rev-parse", "HEAD", cwd=copy).stdout.strip() == head
+
+    from dockyard.repos.git.paths import hashed_relative_path
+
+    repo = (live_server.home / "repositories" / hashed_relative_path(project.id)).resolve()
+    body = _pkt(f"want {head} ofs-delta side-band-64k\n") + b"0000" + _pkt("done\n")
+    with requests.post(
+        f"{live_server.url}/{project.path_with_namespace}.git/git-upload-pack",
+        data=body,
+        headers={"Content-Type": "application/x-git-upload-pack-request"},
+        auth=("root", live_server.root_token),
+        stream=True,
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        assert response.raw.read(64 * 1024)
+        # The client stopped reading: git is blocked on a full pipe, not finished.
+        assert _serving_git(repo), "git already sent the whole pack; the test would prove nothing"
+    deadline = time.monotonic() + 30
+    while _serving_git(repo) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _serving_git(repo) == []
