@@ -163,7 +163,7 @@ def install_hooks() -> None:
     ENV.hooks.mkdir(parents=True, exist_ok=True)
     for name in ("pre-receive", "post-receive"):
         target = ENV.hooks / name
-        text = f"#!{sys.executable}\n{source}"
+        text = f"#!{sys.executable} -IS\n{source}"  # standard library only: skip site and the environment
         if target.exists() and target.read_text() == text:
             continue
         staging = target.with_suffix(".tmp")

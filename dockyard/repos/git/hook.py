@@ -1,7 +1,9 @@
 """The pre-receive and post-receive hook, run by ``git receive-pack`` on the server.
 
 Self-contained on purpose (standard library only, no Dockyard imports): it is copied into
-``$DOCKYARD_HOME/hooks`` and started once per push, so it must start fast and must not need Django.
+``$DOCKYARD_HOME/hooks`` and started twice per push, so it must start fast and must not need Django.
+It runs as ``python -IS`` (no ``site``, no user environment: about 20 ms less per start, decision 0004)
+and speaks HTTP with ``http.client`` rather than ``urllib.request``, which imports much more.
 Like gitlab-shell, it asks the server through an authenticated internal endpoint, so protected
 branches and every other push rule are decided by the server's one permission module.
 
@@ -10,12 +12,12 @@ Environment (set by the smart HTTP handler for the receive-pack it starts):
 ``DOCKYARD_PROTOCOL``; ``GIT_PUSH_OPTION_COUNT``/``GIT_PUSH_OPTION_<n>`` come from git itself.
 """
 
+import http.client
 import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
+from urllib.parse import urlsplit
 
 ZERO = "0" * 40
 
@@ -46,26 +48,34 @@ def _push_options() -> list[str]:
 
 
 def _call(endpoint: str, payload: dict[str, object]) -> dict[str, object]:
-    url = os.environ["DOCKYARD_INTERNAL_URL"].rstrip("/") + "/api/v4/internal/" + endpoint
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={
-            "Content-Type": "application/json",
-            "Gitlab-Shared-Secret": os.environ["DOCKYARD_INTERNAL_SECRET"],
-        },
-        method="POST",
-    )
+    url = urlsplit(os.environ["DOCKYARD_INTERNAL_URL"].rstrip("/") + "/api/v4/internal/" + endpoint)
+    connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(url.hostname or "127.0.0.1", url.port, timeout=60)
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"{}")  # type: ignore[no-any-return]
-    except urllib.error.HTTPError as exc:
-        try:
-            return json.loads(exc.read() or b"{}")  # type: ignore[no-any-return]
-        except ValueError:
-            return {"status": False, "message": f"Internal API error ({exc.code})"}
-    except (OSError, ValueError) as exc:
+        connection.request(
+            "POST",
+            url.path,
+            body=json.dumps(payload).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Gitlab-Shared-Secret": os.environ["DOCKYARD_INTERNAL_SECRET"],
+            },
+        )
+        response = connection.getresponse()
+        status, body = response.status, response.read()
+    except (OSError, http.client.HTTPException) as exc:
         return {"status": False, "message": f"Internal API unreachable: {exc}"}
+    finally:
+        connection.close()
+    try:
+        answer = json.loads(body or b"{}")
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict):
+        return answer
+    if status >= 400:
+        return {"status": False, "message": f"Internal API error ({status})"}
+    return {"status": False, "message": "Internal API unreachable: not a JSON object"}
 
 
 def main() -> int:
