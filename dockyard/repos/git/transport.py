@@ -28,12 +28,6 @@ SERVICES = frozenset({"git-upload-pack", "git-receive-pack"})
 # The kernel's limit for unprivileged processes (/proc/sys/fs/pipe-max-size) by default; where it is
 # lower, or the user's pipe budget is spent, the pipe keeps its default 64 KiB and everything still works.
 PIPE_SIZE = 1024 * 1024
-# Once a response is past BULK bytes (a pack, not a negotiation), a read that found less than a quarter
-# of that waits COALESCE_DELAY before the next one, so git's 8 KiB writes reach the client in fewer,
-# bigger pieces (a 50 MB clone: ~180 instead of ~1 000). Only with the 1 MiB pipe: it holds what a
-# slow git writes meanwhile, and a fast one fills a quarter of it between reads, which then never wait.
-BULK = 1024 * 1024
-COALESCE_DELAY = 0.02
 # Pack generation is the expensive part of serving git; a burst of parallel CI clones of one repository
 # queues here instead of running N pack-objects at once and exhausting memory.
 PACKS_PER_REPOSITORY = 4
@@ -72,11 +66,9 @@ async def _read_output(fd: int) -> AsyncGenerator[bytes, None]:
     """Everything written to the pipe ``fd``, a read's worth at a time, until every writer closed it.
 
     Reads first and waits for the loop only when the pipe is empty: while the relay is behind git
-    no wake-up is spent at all.
+    (the usual case on a big clone) no wake-up is spent at all.
     """
     loop = asyncio.get_running_loop()
-    coalesce = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) >= PIPE_SIZE
-    relayed = 0
     while True:
         try:
             data = os.read(fd, PIPE_SIZE)
@@ -91,9 +83,6 @@ async def _read_output(fd: int) -> AsyncGenerator[bytes, None]:
         if not data:
             return
         yield data
-        relayed += len(data)
-        if coalesce and relayed >= BULK and len(data) < BULK // 4:
-            await asyncio.sleep(COALESCE_DELAY)
 
 
 async def _spawn(
