@@ -35,6 +35,8 @@ class Status(models.TextChoices):
 
 ACTIVE_STATUSES = frozenset({"created", "pending", "running", "scheduled", "canceling"})
 COMPLETED_STATUSES = frozenset({"success", "failed", "canceled", "skipped"})
+# A runner holds the job: it may send its log, artifacts and status (``canceling``: told to stop).
+ON_RUNNER_STATUSES = frozenset({"running", "canceling"})
 # What cancel acts on (GitLab's ``CANCELABLE_STATUSES``): manual jobs stay playable.
 CANCELABLE_STATUSES = frozenset({"created", "pending", "running", "scheduled"})
 

@@ -16,7 +16,7 @@ from ninja import Router
 
 from dockyard.accounts.auth import require_user
 from dockyard.ci import selectors, services
-from dockyard.ci.models import Job, Runner, Status
+from dockyard.ci.models import ON_RUNNER_STATUSES, Job, Runner, Status
 from dockyard.ci.schemas import RunnerBasic
 from dockyard.core.pagination import paginate
 
@@ -146,14 +146,16 @@ def _job_for_token(request: HttpRequest, job_id: int, params: dict[str, Any]) ->
         return None, JsonResponse({"message": "404 Not Found"}, status=404)
     if holder is None or holder.pk != job.pk:
         return None, _forbidden()
-    if job.status != Status.RUNNING:
+    if job.status not in ON_RUNNER_STATUSES:
         return None, _forbidden(job.status)
     return job, None
 
 
 @router.put("/jobs/{job_id}", auth=None)
 def update_job(request: HttpRequest, job_id: int) -> HttpResponse:
-    """The runner's status reports: ``running`` (keep-alive, cancel check), then ``success`` or ``failed``."""
+    """The runner's status reports: ``running`` (keep-alive, cancel check), then ``success`` or ``failed``.
+    The answer's ``Job-Status`` tells the runner when the job was canceled (``canceling``: stop, run
+    ``after_script``, report; GitLab's graceful cancel)."""
     params = _params(request)
     job, refusal = _job_for_token(request, job_id, params)
     if refusal is not None or job is None:

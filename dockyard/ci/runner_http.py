@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from dockyard.ci import payload, selectors, services
-from dockyard.ci.models import Job, Status
+from dockyard.ci.models import ON_RUNNER_STATUSES, Job
 from dockyard.config.env import ENV
 from dockyard.core.errors import BadRequest
 from dockyard.core.middleware import observe
@@ -216,7 +216,7 @@ def _upload_access(*, job_id: int, token: str | None) -> _JobAccess:
     holder = selectors.job_by_token(token=token)
     if holder is None or holder.pk != job.pk:
         return _JobAccess(403)
-    if job.status != Status.RUNNING:
+    if job.status not in ON_RUNNER_STATUSES:
         return _JobAccess(403, job_status=job.status)
     return _JobAccess(200, job=job)
 

@@ -15,6 +15,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from dockyard.accounts.models import User
 from dockyard.ci.models import (
+    ON_RUNNER_STATUSES,
     Job,
     JobArtifact,
     Pipeline,
@@ -110,6 +111,21 @@ def pipeline_get(*, project: Project, pipeline_id: int | str) -> Pipeline:
     if pipeline is None:
         raise NotFound("Pipeline")
     return pipeline
+
+
+def pipelines_alive_before(*, pipeline: Pipeline) -> list[Pipeline]:
+    """The same branch's older pipelines, of other commits, that are still going (auto-cancel's candidates)."""
+    return list(
+        Pipeline.objects.filter(
+            project_id=pipeline.project_id,
+            ref=pipeline.ref,
+            tag=False,
+            pk__lt=pipeline.pk,
+            status__in=["created", "pending", "running", "scheduled"],
+        )
+        .exclude(sha=pipeline.sha)
+        .order_by("-id")[:100]
+    )
 
 
 def pipeline_latest(*, project: Project, ref: str) -> Pipeline:
@@ -285,7 +301,7 @@ def jobs_possibly_stale(*, running_before: dt.datetime, pending_before: dt.datet
     """Running jobs not updated since ``running_before`` or started long ago, and pending jobs queued
     before a day ago; the caller decides with each job's own timeout."""
     day = dt.timedelta(days=1)
-    cond = Q(status=Status.RUNNING) & (
+    cond = Q(status__in=ON_RUNNER_STATUSES) & (
         Q(updated_at__lt=running_before) | Q(started_at__lt=pending_before - dt.timedelta(minutes=10))
     )
     cond |= Q(status=Status.PENDING, queued_at__lt=pending_before - day)

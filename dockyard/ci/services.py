@@ -448,6 +448,7 @@ def pipeline_create(
         yaml_variables=[{"key": v.key, "value": v.value, "raw": v.raw} for v in result.plan.yaml_variables]
         if result.plan
         else [],
+        auto_cancel=dict(result.plan.auto_cancel) if result.plan and result.plan.auto_cancel else None,
     )
     try:
         # The runner fetches this ref, so the commit stays reachable however the branch moves on.
@@ -479,6 +480,7 @@ def _pipeline_insert(
     yaml_errors: str | None,
     name: str | None,
     yaml_variables: list[dict[str, Any]],
+    auto_cancel: dict[str, Any] | None = None,
 ) -> Pipeline:
     now = _now()
     pipeline = Pipeline.objects.create(
@@ -501,6 +503,7 @@ def _pipeline_insert(
         yaml_variables=yaml_variables,
         merge_request=merge_request,
         pipeline_schedule=schedule,
+        auto_cancel=auto_cancel,
         committed_at=committed_at,
         finished_at=now if yaml_errors else None,
     )
@@ -526,6 +529,9 @@ def _pipeline_insert(
         for job in jobs
     )
     pipeline_process(pipeline=pipeline)
+    # In the same transaction, so whoever sees the new pipeline sees the older ones it made redundant
+    # canceled (GitLab's CancelPendingPipelines step, which comes after a successful creation).
+    pipelines_cancel_redundant(pipeline=pipeline)
     return pipeline
 
 
@@ -652,6 +658,8 @@ def composite_status(jobs: Iterable[Job], *, dag: bool = False) -> str | None:
         return "canceled"
     if only("pending", "created", "skipped", "success_with_warnings", "ignored"):
         return "pending"
+    if "canceling" in found:
+        return "canceling"
     if found & {"running", "pending"}:
         return "running"
     if "manual" in found:
@@ -899,7 +907,8 @@ def _auto_retry(job: Job) -> bool:
 
 
 def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit_code: int | None = None) -> Job:
-    """running → success/failed (from the runner, or the stuck-job check), then process the pipeline.
+    """running → success/failed (from the runner, or the stuck-job check), then process the pipeline. A
+    ``canceling`` job becomes ``canceled`` whatever its runner reports.
 
     The job is written under its own row lock and committed first; the pipeline is processed after,
     under the pipeline's lock, and only when that can change something (see
@@ -908,8 +917,11 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
     """
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
-        if job.status not in (Status.RUNNING, Status.PENDING):
+        if job.status not in (Status.RUNNING, Status.PENDING, Status.CANCELING):
             return job
+        was_canceling = job.status == Status.CANCELING
+        if was_canceling:
+            status, failure_reason = Status.CANCELED, None
         now = _now()
         job.status = status
         job.finished_at = now
@@ -923,7 +935,8 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
         retried = _auto_retry(job)
         if retried:
             _clone_for_retry(job=job, user=job.user)
-    if retried or _pipeline_needs_processing(pipeline_id=job.pipeline_id):
+    # A canceling job held its pipeline "canceling"; once it ends, the pipeline's status moves on.
+    if retried or was_canceling or _pipeline_needs_processing(pipeline_id=job.pipeline_id):
         pipeline_process(pipeline=job.pipeline)
     return job
 
@@ -1008,8 +1021,23 @@ def pipeline_retry(*, pipeline: Pipeline, user: User) -> Pipeline:
     return pipeline_process(pipeline=pipeline)
 
 
+def _supports_canceling(job: Job) -> bool:
+    """GitLab's ``cancel_gracefully?``: the runner host that took the job said it can stop a job and
+    still run its ``after_script`` (``features.cancel_gracefully``)."""
+    manager = job.runner_manager
+    features = (manager.info or {}).get("features") if manager is not None else None
+    return isinstance(features, dict) and bool(features.get("cancel_gracefully"))
+
+
 def _cancel(job: Job) -> None:
+    """running → canceling when its runner can stop it gracefully (it learns at its next call, then
+    reports, and the job ends canceled); anything else cancelable → canceled at once."""
     now = _now()
+    if job.status == Status.RUNNING and _supports_canceling(job):
+        job.status = Status.CANCELING
+        job.updated_at = now
+        job.save(update_fields=["status", "updated_at"])
+        return
     job.status = Status.CANCELED
     job.finished_at = now
     job.updated_at = now
@@ -1019,10 +1047,11 @@ def _cancel(job: Job) -> None:
 
 @transaction.atomic
 def job_cancel(*, job: Job) -> Job:
-    """Cancel a created, pending or running job; a running job's runner learns it at its next call."""
+    """Cancel a created, pending, scheduled or running job; a running job's runner learns it at its next
+    call. Canceling a ``canceling`` job again forces it to ``canceled``."""
     pipeline = _lock(job.pipeline)
-    job = Job.objects.select_for_update().get(pk=job.pk)
-    if job.status in CANCELABLE_STATUSES:
+    job = Job.objects.select_for_update(of=("self",)).select_related("runner_manager").get(pk=job.pk)
+    if job.status in CANCELABLE_STATUSES or job.status == Status.CANCELING:
         _cancel(job)
         pipeline_process(pipeline=pipeline)
     return job
@@ -1036,6 +1065,44 @@ def pipeline_cancel(*, pipeline: Pipeline) -> Pipeline:
         if job.status in CANCELABLE_STATUSES:
             _cancel(job)
     return pipeline_update_status(pipeline=pipeline, jobs=jobs)
+
+
+def _interruptible(job: Job) -> bool:
+    return bool(job.options.get("interruptible"))
+
+
+def _auto_cancel(pipeline: Pipeline) -> None:
+    """Cancel an older pipeline a new commit made redundant, by its ``workflow:auto_cancel:on_new_commit``:
+    ``conservative`` (the default) cancels it unless a job that is not interruptible has started;
+    ``interruptible`` cancels only its interruptible jobs; ``none`` keeps it."""
+    mode = (pipeline.auto_cancel or {}).get("on_new_commit") or "conservative"
+    if mode == "none":
+        return
+    pipeline = _lock(pipeline)
+    jobs = _latest_jobs(pipeline)
+    if mode == "interruptible":
+        targets = [j for j in jobs if j.status in CANCELABLE_STATUSES and _interruptible(j)]
+    elif any(j.status in ("running", "success", "failed") and not _interruptible(j) for j in jobs):
+        return
+    else:
+        targets = [j for j in jobs if j.status in CANCELABLE_STATUSES]
+    for job in targets:
+        _cancel(job)
+    if targets:
+        pipeline_process(pipeline=pipeline)
+
+
+def pipelines_cancel_redundant(*, pipeline: Pipeline) -> int:
+    """GitLab's auto-cancel of redundant pipelines: a new pipeline for a branch cancels the ref's older
+    pipelines of other commits that are still going, when the project's ``auto_cancel_pending_pipelines``
+    is enabled. Returns how many pipelines were looked at."""
+    project = pipeline.project
+    if pipeline.tag or project.auto_cancel_pending_pipelines != "enabled":
+        return 0
+    older = selectors.pipelines_alive_before(pipeline=pipeline)
+    for other in older:
+        _auto_cancel(other)
+    return len(older)
 
 
 @transaction.atomic

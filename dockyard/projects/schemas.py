@@ -118,6 +118,7 @@ class ProjectOut(ProjectSimple):
     remove_source_branch_after_merge: bool = True
     merge_method: str = "merge"
     approvals_before_merge: int = 0
+    auto_cancel_pending_pipelines: str = "enabled"
     squash_option: str = "default_off"
     marked_for_deletion_at: str | None = None
     marked_for_deletion_on: str | None = None
@@ -199,6 +200,7 @@ class ProjectUpdateIn(Schema):
     merge_method: str | None = None
     approvals_before_merge: int | None = None
     only_allow_merge_if_all_discussions_are_resolved: bool | None = None
+    auto_cancel_pending_pipelines: str | None = None
     mr_default_target_self: bool | None = None
     only_allow_merge_if_pipeline_succeeds: bool | None = None
     allow_merge_on_skipped_pipeline: bool | None = None

@@ -155,6 +155,8 @@ PROJECT_FEATURES = (
     "mr_default_target_self",
     "only_allow_merge_if_pipeline_succeeds",
     "allow_merge_on_skipped_pipeline",
+    # CI/CD settings
+    "auto_cancel_pending_pipelines",
 )
 MERGE_METHODS = ("merge", "rebase_merge", "ff")
 
@@ -199,6 +201,8 @@ def project_update(
             raise BadRequest(f"{key} does not have a valid value")
         if key == "merge_method" and value is not None and value not in MERGE_METHODS:
             raise BadRequest("merge_method does not have a valid value")
+        if key == "auto_cancel_pending_pipelines" and value not in (None, "enabled", "disabled"):
+            raise BadRequest("auto_cancel_pending_pipelines does not have a valid value")
         if key == "approvals_before_merge" and value is not None and int(value) < 0:
             raise BadRequest("approvals_before_merge does not have a valid value")
         if value is not None:

@@ -79,3 +79,91 @@ def test_delayed_jobs_wait_then_run_once_and_can_be_played_or_canceled(
     }  # fmt: skip
     assert project.pipelines.get(pipeline.id).status == "canceled"
     assert runner.request_job() is None
+
+
+def test_canceling_waits_for_a_runner_that_stops_gracefully(
+    ci_server: LiveServer, ci_root: gitlab.Gitlab, git: Git, tmp_path: Path
+) -> None:
+    project = _project(ci_root)
+    _push(ci_server, git, project, tmp_path / "work", "job:\n  script: [sleep 100]\n  after_script: [cleanup]\n")
+    runner = _register(ci_server, ci_root, runner_type="project_type", project_id=project.id)
+    runner.features = {"cancelable": True, "cancel_gracefully": True}
+    [pipeline] = _pipelines(project, 1)
+    job = runner.take("job")
+    assert runner.update(job, "running").status_code == 200
+
+    project.jobs.get(job["id"], lazy=True).cancel()
+    assert project.jobs.get(job["id"]).status == "canceling"
+    assert project.pipelines.get(pipeline.id).status == "canceling"
+    # The runner is told, may still send its log (its after_script runs), then reports.
+    told = runner.update(job, "running")
+    assert told.status_code == 200 and told.headers["Job-Status"] == "canceling"
+    assert runner.trace(job, 0, b"$ cleanup\n").status_code == 202
+    done = runner.update(job, "failed", failure_reason="script_failure", exit_code=143)
+    assert done.status_code == 200 and done.headers["Job-Status"] == "canceled"
+    assert project.jobs.get(job["id"]).status == "canceled"
+    assert project.pipelines.get(pipeline.id).status == "canceled"
+    assert runner.update(job, "running").status_code == 403
+
+
+STAGED_YAML = """\
+stages: [build, test]
+build:
+  stage: build
+  interruptible: true
+  script: [make]
+lint:
+  stage: build
+  script: [lint]
+test:
+  stage: test
+  script: [make test]
+"""
+
+
+def test_a_new_push_cancels_redundant_pipelines(
+    ci_server: LiveServer, ci_root: gitlab.Gitlab, git: Git, tmp_path: Path
+) -> None:
+    project = _project(ci_root)
+    work = tmp_path / "work"
+    yaml = STAGED_YAML.replace("lint:\n  stage: build\n  script: [lint]\n", "")
+    _push(ci_server, git, project, work, yaml, "one")
+    runner = _register(ci_server, ci_root, runner_type="project_type", project_id=project.id)
+    [first] = _pipelines(project, 1)
+    build = runner.take("build")
+    assert runner.update(build, "running").status_code == 200
+
+    # Conservative (the default): only interruptible jobs have started, so the whole pipeline goes.
+    _push(ci_server, git, project, work, yaml + "# two\n", "two")
+    second = next(p for p in _pipelines(project, 2) if p.id != first.id)
+    assert project.pipelines.get(first.id).status == "canceled"
+    assert {j.status for j in first.jobs.list(get_all=True)} == {"canceled"}
+    assert runner.update(build, "running").headers["Job-Status"] == "canceled"
+
+    # A started job that is not interruptible keeps its pipeline.
+    runner.run(runner.take("build"))
+    test = runner.take("test")
+    assert runner.update(test, "running").status_code == 200
+    _push(ci_server, git, project, work, yaml + "# three\n", "three")
+    third = next(p for p in _pipelines(project, 3) if p.id not in (first.id, second.id))
+    assert project.pipelines.get(second.id).status == "running"
+
+    # The project setting turns it off.
+    project.auto_cancel_pending_pipelines = "disabled"
+    project.save()
+    assert ci_root.projects.get(project.id).auto_cancel_pending_pipelines == "disabled"
+    interruptible = "workflow:\n  auto_cancel:\n    on_new_commit: interruptible\n" + STAGED_YAML
+    _push(ci_server, git, project, work, interruptible, "four")
+    fourth = next(p for p in _pipelines(project, 4) if p.id not in (first.id, second.id, third.id))
+    assert project.pipelines.get(third.id).status == "pending"
+
+    # on_new_commit: interruptible cancels only the interruptible jobs of the older pipeline.
+    project.auto_cancel_pending_pipelines = "enabled"
+    project.save()
+    _push(ci_server, git, project, work, interruptible + "# five\n", "five")
+    _pipelines(project, 5)
+    statuses = {j.name: j.status for j in fourth.jobs.list(get_all=True)}
+    assert statuses == {"build": "canceled", "lint": "pending", "test": "created"}
+    assert project.pipelines.get(third.id).status == "canceled"  # conservative: nothing had started
+    for pipeline in project.pipelines.list(get_all=True):
+        pipeline.cancel()  # leave no pending job for other tests' instance runners

@@ -79,6 +79,7 @@ class RunnerClient:
     token: str
     system_id: str = field(default_factory=lambda: "s_" + secrets.token_hex(6))
     last_update: str = ""
+    features: dict[str, Any] = field(default_factory=lambda: {"cancelable": True})
 
     def api(self, path: str) -> str:
         return f"{self.url}/api/v4/{path}"
@@ -95,7 +96,7 @@ class RunnerClient:
                 "name": "gitlab-runner",
                 "version": "17.0.0",
                 "executor": "shell",
-                "features": {"cancelable": True},
+                "features": self.features,
             },
         }
         response = requests.post(self.api("jobs/request"), json=body, timeout=30)

@@ -168,3 +168,31 @@ def test_a_delayed_job_is_queued_exactly_once_when_due() -> None:
     pipeline.refresh_from_db()
     assert (job.status, pipeline.status) == ("pending", "pending")
     assert Job.objects.get(pk=job.pk).scheduled_at is None
+
+
+@pytest.mark.django_db
+def test_variable_list_query_budgets() -> None:
+    owner = accounts.user_create(username="vars-budget", email="vb@example.com", name="V", is_admin=True)
+    _, token = accounts.token_create(user=owner, name="t", scopes=["api"])
+    group = groups.group_create(actor=owner, name="Vars", path="vars")
+    project = projects.project_create(actor=owner, namespace=group, name="app")
+    urls = [
+        f"/api/v4/projects/{project.pk}/variables",
+        f"/api/v4/groups/{group.pk}/variables",
+        "/api/v4/admin/ci/variables",
+    ]
+    made = 0
+
+    def grow(n: int) -> None:
+        nonlocal made
+        for _ in range(n):
+            made += 1
+            for owner_ in (project, group, None):
+                services.variable_create(owner=owner_, key=f"K{made}", value="value-1234", masked=True)
+
+    client = Client()
+    grow(1)
+    small = {url: _queries(client, token, url) for url in urls}
+    grow(5)
+    large = {url: _queries(client, token, url) for url in urls}
+    assert large == small

@@ -112,7 +112,7 @@ def _job_row(project: Project, job: Job) -> dict[str, Any]:
         "duration": duration_text(job.duration),
         "needs": ", ".join(n["name"] for n in job.needs or []),
         "can_retry": job.status in RETRYABLE and not job.retried,
-        "can_cancel": job.status in CANCELABLE_STATUSES,
+        "can_cancel": job.status in CANCELABLE_STATUSES or job.status == "canceling",
         "can_play": job.status in ("manual", "scheduled"),
         "can_unschedule": job.status == "scheduled",
     }
