@@ -117,18 +117,20 @@ def _fetch_source(mr: MergeRequest, sha: str) -> None:
         fetch_commit(mr.project_id, from_project_id=mr.source_project_id, sha=sha, ref=head_ref(mr))
 
 
-def _mr_heads(mr: MergeRequest, target_branch: str | None = None) -> tuple[str | None, str | None]:
-    """``(source head, target head)`` now, the source head's objects present in the target repository.
-    A deleted source project has no head."""
+def _branch_heads(mr: MergeRequest, target_branch: str | None = None) -> tuple[str | None, str | None]:
+    """``(source head, target head)`` as the branches are now; a deleted source project has no head."""
     (target_head,) = _heads(mr.project, target_branch or mr.target_branch)
     if mr.source_project is None:
         return None, target_head
-    if mr.source_project_id == mr.project_id:
-        (source_head,) = _heads(mr.project, mr.source_branch)
-    else:
-        (source_head,) = _heads(mr.source_project, mr.source_branch)
-        if source_head is not None:
-            _fetch_source(mr, source_head)
+    (source_head,) = _heads(mr.source_project, mr.source_branch)
+    return source_head, target_head
+
+
+def _mr_heads(mr: MergeRequest, target_branch: str | None = None) -> tuple[str | None, str | None]:
+    """:func:`_branch_heads`, the source head's objects made present in the target repository."""
+    source_head, target_head = _branch_heads(mr, target_branch)
+    if source_head is not None:
+        _fetch_source(mr, source_head)
     return source_head, target_head
 
 
@@ -340,9 +342,16 @@ def status_refresh(mr: MergeRequest) -> MergeRequest:
         branch_missing=source_head is None or target_head is None,
         source_head=source_head,
     )
-    MergeRequest.objects.filter(pk=mr.pk).update(
-        merge_status=status, has_conflicts=conflicts, detailed_merge_status=detailed
-    )
+    with transaction.atomic():
+        # A branch moved while this ran: the push or rebase that moved it marked the request unchecked
+        # (after moving it, under this row's lock) and queued a recheck, so a stale answer must not land
+        # on top of that mark.
+        list(MergeRequest.objects.select_for_update().filter(pk=mr.pk).values_list("pk", flat=True))
+        if _branch_heads(mr) != (source_head, target_head):
+            return mr
+        MergeRequest.objects.filter(pk=mr.pk).update(
+            merge_status=status, has_conflicts=conflicts, detailed_merge_status=detailed
+        )
     mr.merge_status, mr.has_conflicts, mr.detailed_merge_status = status, conflicts, detailed
     return mr
 

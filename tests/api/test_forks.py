@@ -5,6 +5,7 @@ push to the fork, rebased (the fork's branch rewritten) and merged into the upst
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from dockyard.namespaces import services as groups
 from dockyard.permissions import services as members
 from dockyard.projects import services as projects
 from tests.api.test_gitlab_client import _name
-from tests.api.test_merge_requests import _commit, _settled
+from tests.api.test_merge_requests import _commit
 from tests.git import conftest as git_fixtures
 from tests.git.conftest import Account, Git
 from tests.live import LiveServer
@@ -42,6 +43,16 @@ def _upstream(root: gitlab.Gitlab, visibility: str = "public") -> Any:
             "visibility": visibility,
         }
     )
+
+
+def _settled(project: Any, iid: int) -> Any:
+    """The merge request once its background mergeability check has run (patient: the machine is shared)."""
+    deadline = time.monotonic() + 30
+    while True:
+        mr = project.mergerequests.get(iid)
+        if mr.detailed_merge_status not in ("checking", "unchecked") or time.monotonic() > deadline:
+            return mr
+        time.sleep(0.05)
 
 
 def _client(root: gitlab.Gitlab, account: Account) -> gitlab.Gitlab:
