@@ -25,6 +25,7 @@ from dockyard.projects import services as projects
 from tests.web.test_pages import make_user, signed_in
 
 BASE = "/acme/rocket/-/issues"
+pytestmark = pytest.mark.django_db  # also switches the page tests' fast password hasher on (tests/web/conftest.py)
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,7 @@ from tests.web.test_pages import make_user, signed_in
 from tests.web.test_repository_pages import commit
 
 BASE = "/alice/harbour/-/merge_requests"
+pytestmark = pytest.mark.django_db  # also switches the page tests' fast password hasher on (tests/web/conftest.py)
 
 
 @pytest.fixture(autouse=True)
