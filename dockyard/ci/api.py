@@ -14,6 +14,8 @@ from dockyard.accounts.models import User
 from dockyard.ci import selectors, services, triggers
 from dockyard.ci.models import Job, Pipeline, Runner, Trigger, Variable
 from dockyard.ci.schemas import (
+    CommitStatusIn,
+    CommitStatusOut,
     InstanceVariableOut,
     JobOut,
     LintIn,
@@ -461,6 +463,44 @@ def update_instance_variable(request: HttpRequest, key: str, payload: VariableUp
 def delete_instance_variable(request: HttpRequest, key: str) -> tuple[int, None]:
     _instance_owner(request)
     return _delete(request, None, key)
+
+
+# --- commit statuses ---------------------------------------------------------------------------------
+
+
+@router.post("/projects/{project_id}/statuses/{sha}", response={201: CommitStatusOut})
+def create_commit_status(request: HttpRequest, project_id: str, sha: str, payload: CommitStatusIn) -> tuple[int, Job]:
+    user, project = _actor(request, project_id, "update_build")
+    job = services.commit_status_create(
+        project=project,
+        user=user,
+        sha=sha,
+        state=payload.state,
+        ref=payload.ref,
+        name=payload.name or payload.context,
+        target_url=payload.target_url,
+        description=payload.description,
+        coverage=payload.coverage,
+        pipeline_id=payload.pipeline_id,
+    )
+    return 201, job
+
+
+class StatusQuery(Schema):
+    ref: str | None = None
+    stage: str | None = None
+    name: str | None = None
+    pipeline_id: int | None = None
+    all: bool = False
+
+
+@router.get("/projects/{project_id}/repository/commits/{sha}/statuses", response=list[CommitStatusOut])
+def list_commit_statuses(
+    request: HttpRequest, response: HttpResponse, project_id: str, sha: str, query: Query[StatusQuery]
+) -> list[Job]:
+    _, project = _project(request, project_id)
+    filters = selectors.StatusFilters(**query.dict())
+    return paginate(request, response, selectors.commit_statuses(project=project, sha=sha, filters=filters))
 
 
 # --- lint ----------------------------------------------------------------------------------------------------

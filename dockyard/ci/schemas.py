@@ -278,6 +278,48 @@ class JobOut(Schema):
                 "architecture": info.get("architecture"), "ip_address": manager.ip_address or None}  # fmt: skip
 
 
+class CommitStatusOut(Schema):
+    """GitLab's ``CommitStatus`` entity: an external status or a job of the commit's pipelines."""
+
+    id: int
+    sha: str
+    ref: str
+    status: str
+    name: str
+    target_url: str | None
+    description: str | None
+    created_at: GlDateTime
+    started_at: GlDateTime | None
+    finished_at: GlDateTime | None
+    allow_failure: bool
+    coverage: float | None
+    pipeline_id: int
+    author: UserBasic | None
+
+    @staticmethod
+    def resolve_sha(obj: Job) -> str:
+        return obj.pipeline.sha
+
+    @staticmethod
+    def resolve_ref(obj: Job) -> str:
+        return obj.pipeline.ref
+
+    @staticmethod
+    def resolve_author(obj: Job) -> Any:
+        return obj.user
+
+
+class CommitStatusIn(Schema):
+    state: str
+    ref: str | None = None
+    name: str | None = None
+    context: str | None = None
+    target_url: str | None = None
+    description: str | None = None
+    coverage: float | None = None
+    pipeline_id: int | None = None
+
+
 class InstanceVariableOut(Schema):
     """GitLab's instance variable entity: no environment scope, nothing hidden."""
 

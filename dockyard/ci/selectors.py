@@ -271,7 +271,7 @@ def pending_job_candidates(*, runner: Runner, after_id: int = 0) -> list[Candida
     """The oldest pending jobs of the projects this runner serves, as small rows; what SQL can decide
     portably (untagged jobs for a runner without tags, protected refs) is filtered here, tag subsets
     are checked by the caller."""
-    qs = Job.objects.filter(status=Status.PENDING, pk__gt=after_id)
+    qs = Job.objects.filter(status=Status.PENDING, pk__gt=after_id, external=False)
     if runner.runner_type == Runner.Type.PROJECT:
         qs = qs.filter(project__in=runner.projects.values("pk"))
     elif runner.runner_type == Runner.Type.GROUP:
@@ -285,6 +285,42 @@ def pending_job_candidates(*, runner: Runner, after_id: int = 0) -> list[Candida
     return [Candidate(job_id=pk, tag_list=tags or [], protected=protected) for pk, tags, protected in rows]
 
 
+@dataclass
+class StatusFilters:
+    ref: str | None = None
+    stage: str | None = None
+    name: str | None = None
+    pipeline_id: int | None = None
+    all: bool = False
+
+
+def commit_statuses(*, project: Project, sha: str, filters: StatusFilters) -> QuerySet[Job]:
+    """``GET …/commits/:sha/statuses``: the jobs and external statuses of the commit's pipelines (only the
+    latest of each name unless ``all``)."""
+    qs = Job.objects.filter(project=project, pipeline__sha=sha)
+    if not filters.all:
+        qs = qs.filter(retried=False)
+    if filters.ref:
+        qs = qs.filter(pipeline__ref=filters.ref)
+    if filters.stage:
+        qs = qs.filter(stage=filters.stage)
+    if filters.name:
+        qs = qs.filter(name=filters.name)
+    if filters.pipeline_id:
+        qs = qs.filter(pipeline_id=filters.pipeline_id)
+    return qs.select_related("pipeline", "user").order_by("id")
+
+
+def external_status_open(*, pipeline: Pipeline, name: str) -> Job | None:
+    """The pending or running external status of this name in the pipeline, which a new post updates."""
+    return (
+        Job.objects.filter(pipeline=pipeline, name=name, external=True, retried=False)
+        .filter(status__in=[Status.PENDING, Status.RUNNING])
+        .order_by("-id")
+        .first()
+    )
+
+
 def scheduled_job_ids_due(*, now: dt.datetime) -> list[int]:
     return list(
         Job.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now)
@@ -294,7 +330,7 @@ def scheduled_job_ids_due(*, now: dt.datetime) -> list[int]:
 
 
 def pending_jobs_exist() -> bool:
-    return Job.objects.filter(status=Status.PENDING).exists()
+    return Job.objects.filter(status=Status.PENDING, external=False).exists()
 
 
 def jobs_possibly_stale(*, running_before: dt.datetime, pending_before: dt.datetime) -> list[Job]:
@@ -305,7 +341,7 @@ def jobs_possibly_stale(*, running_before: dt.datetime, pending_before: dt.datet
         Q(updated_at__lt=running_before) | Q(started_at__lt=pending_before - dt.timedelta(minutes=10))
     )
     cond |= Q(status=Status.PENDING, queued_at__lt=pending_before - day)
-    return list(Job.objects.filter(cond).select_related("pipeline", "runner")[:500])
+    return list(Job.objects.filter(cond, external=False).select_related("pipeline", "runner")[:500])
 
 
 def trace_chunks(*, job: Job) -> Iterator[bytes]:

@@ -1182,6 +1182,108 @@ def job_timeout(*, job: Job, runner: Runner | None) -> int:
     return timeout
 
 
+# --- commit statuses from an external CI --------------------------------------------------------------
+
+EXTERNAL_STAGE = "external"
+EXTERNAL_STAGE_IDX = 1_000_000  # after every stage of the file, so no job of it waits for these
+# GitLab's transitions of a commit status: the event each state asks for, and where it may come from.
+_STATUS_EVENTS: dict[str, tuple[str, frozenset[str]]] = {
+    "pending": ("enqueue", frozenset({"created", "skipped", "manual", "scheduled"})),
+    "running": ("run", frozenset({"pending"})),
+    "success": ("success", frozenset({"created", "pending", "running"})),
+    "failed": ("drop", frozenset({"created", "pending", "running", "manual", "scheduled"})),
+    "canceled": ("cancel", frozenset({"created", "pending", "running", "scheduled", "manual"})),
+    "skipped": ("skip", frozenset({"created", "pending"})),
+}
+
+
+def _external_pipeline(*, project: Project, user: User, sha: str, ref: str, pipeline_id: int | None) -> Pipeline:
+    if pipeline_id is not None:
+        pipeline = Pipeline.objects.filter(project=project, pk=pipeline_id, sha=sha).first()
+        if pipeline is None:
+            raise NotFound("Pipeline")
+        return pipeline
+    pipeline = Pipeline.objects.filter(project=project, sha=sha, ref=ref).order_by("-id").first()
+    if pipeline is not None:
+        return pipeline
+    tag = git_read.Repository(project.id).ref_target(f"refs/heads/{ref}") is None
+    return Pipeline.objects.create(
+        project=project,
+        iid=iid_next(project=project, usage="ci_pipelines"),
+        sha=sha,
+        ref=ref,
+        tag=tag,
+        protected=ref_protected(project=project, ref=ref, tag=tag),
+        source="external",
+        user=user,
+    )
+
+
+@transaction.atomic
+def commit_status_create(
+    *,
+    project: Project,
+    user: User,
+    sha: str,
+    state: str,
+    ref: str | None = None,
+    name: str | None = None,
+    target_url: str | None = None,
+    description: str | None = None,
+    coverage: float | None = None,
+    pipeline_id: int | None = None,
+) -> Job:
+    """``POST /projects/:id/statuses/:sha`` (GitLab's ``CreateCommitStatusService``): the status ``name``
+    of the commit in its ref's latest pipeline (an ``external`` one is created when there is none),
+    updated while it is pending or running, else a new one; the pipeline's status follows."""
+    if state not in _STATUS_EVENTS:
+        raise BadRequest("state does not have a valid value")  # Grape's answer for a value outside values:
+    repo = git_read.Repository(project.id)
+    commit = repo.commit(sha)
+    if commit is None:
+        raise NotFound("Commit")
+    if not ref:
+        branches = [n for kind, n in repo.refs_containing(commit.id, branches=True, tags=False) if kind == "branch"]
+        if not branches:
+            raise NotFound("References for commit")
+        ref = project.default_branch if project.default_branch in branches else branches[0]
+    name = name or "default"
+    pipeline = _lock(_external_pipeline(project=project, user=user, sha=commit.id, ref=ref, pipeline_id=pipeline_id))
+    job = selectors.external_status_open(pipeline=pipeline, name=name)
+    now = _now()
+    if job is None:
+        for older in Job.objects.filter(pipeline=pipeline, name=name, external=True, retried=False):
+            older.retried = True
+            older.save(update_fields=["retried"])
+        job = Job(
+            pipeline=pipeline, project=project, name=name, stage=EXTERNAL_STAGE, stage_idx=EXTERNAL_STAGE_IDX,
+            status=Status.CREATED, external=True, user=user, created_at=now,
+        )  # fmt: skip
+    for field, value in (("target_url", target_url), ("description", description), ("coverage", coverage)):
+        if value is not None:
+            setattr(job, field, value)
+    event, sources = _STATUS_EVENTS[state]
+    current = job.status
+    if state == "running" and current == Status.CREATED:
+        current = Status.PENDING  # GitLab enqueues first, then runs
+    if current not in sources:
+        reason = f'Status cannot transition via "{event}"'
+        raise DockyardError(f"Cannot transition status via :{event} from :{job.status} (Reason(s): {reason})")
+    job.status = state
+    job.updated_at = now
+    if state in (Status.PENDING, Status.RUNNING) and job.queued_at is None:
+        job.queued_at = now
+    if state == Status.RUNNING:
+        job.started_at = now
+    if state in COMPLETED_STATUSES:
+        job.finished_at = now
+        job.started_at = job.started_at or (now if state != Status.SKIPPED else None)
+    job.failure_reason = "api_failure" if state == Status.FAILED else None
+    job.save()
+    pipeline_update_status(pipeline=pipeline)
+    return job
+
+
 # --- job logs ----------------------------------------------------------------------------------------
 
 

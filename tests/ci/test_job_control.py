@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import gitlab
+import pytest
+import requests
 
 from tests.ci.test_pipelines import _jobs, _pipelines, _register, _remote
 from tests.git.conftest import Git
@@ -167,3 +169,53 @@ def test_a_new_push_cancels_redundant_pipelines(
     assert project.pipelines.get(third.id).status == "canceled"  # conservative: nothing had started
     for pipeline in project.pipelines.list(get_all=True):
         pipeline.cancel()  # leave no pending job for other tests' instance runners
+
+
+def test_commit_statuses_from_an_external_ci(
+    ci_server: LiveServer, ci_root: gitlab.Gitlab, git: Git, tmp_path: Path
+) -> None:
+    project = _project(ci_root)
+    work = tmp_path / "work"
+    git.run("init", "-q", str(work))
+    sha = git.commit(work, "README.md", "no CI file here\n", "Start")
+    git.run("push", "-q", _remote(ci_server, project), "main", cwd=work)
+    commit = project.commits.get(sha)
+
+    # No pipeline yet: the first status creates an external one on the branch holding the commit.
+    first = commit.statuses.create({"state": "pending", "name": "jenkins", "target_url": "https://ci.example/1"})
+    assert (first.status, first.name, first.ref, first.sha) == ("pending", "jenkins", "main", sha)
+    assert first.target_url == "https://ci.example/1" and first.author["username"] == "root"
+    [pipeline] = project.pipelines.list(get_all=True)
+    assert (pipeline.id, pipeline.source, pipeline.status) == (first.pipeline_id, "external", "pending")
+
+    # The same name moves on while it is pending or running; GitLab's transitions only.
+    running = commit.statuses.create({"state": "running", "context": "jenkins", "description": "building"})
+    assert running.id == first.id and running.status == "running" and running.description == "building"
+    with pytest.raises(gitlab.GitlabCreateError) as again:
+        commit.statuses.create({"state": "running", "name": "jenkins"})
+    assert again.value.response_code == 400 and "Cannot transition status via :run from :running" in str(again.value)
+    done = commit.statuses.create({"state": "success", "name": "jenkins", "coverage": 87.5})
+    assert done.id == first.id and done.coverage == 87.5
+    lint = commit.statuses.create({"state": "failed", "name": "lint", "ref": "main"})
+    assert lint.pipeline_id == pipeline.id
+    assert project.pipelines.get(pipeline.id).status == "failed"
+    # A finished status posted again is a new one; the list shows the latest of each name.
+    rerun = commit.statuses.create({"state": "success", "name": "lint"})
+    assert rerun.id != lint.id
+    assert project.pipelines.get(pipeline.id).status == "success"
+    latest = {s.name: s.status for s in commit.statuses.list(get_all=True)}
+    assert latest == {"jenkins": "success", "lint": "success"}
+    assert len(commit.statuses.list(get_all=True, all=True)) == 3
+    assert [s.name for s in commit.statuses.list(get_all=True, name="lint")] == ["lint"]
+
+    # External statuses are never handed to a runner.
+    commit.statuses.create({"state": "pending", "name": "waiting"})
+    runner = _register(ci_server, ci_root, runner_type="project_type", project_id=project.id)
+    assert runner.request_job() is None
+    commit.statuses.create({"state": "canceled", "name": "waiting"})
+    missing = requests.post(
+        f"{ci_server.url}/api/v4/projects/{project.id}/statuses/{'0' * 40}",
+        json={"state": "success"},
+        headers={"PRIVATE-TOKEN": ci_server.root_token},
+    )
+    assert missing.status_code == 404

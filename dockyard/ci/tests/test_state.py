@@ -15,6 +15,7 @@ from dockyard.ci import services
 from dockyard.ci.models import Job, Pipeline, Runner
 from dockyard.namespaces import services as groups
 from dockyard.projects import services as projects
+from dockyard.repos.git import read as git_read
 
 pytestmark = pytest.mark.usefixtures("remove_repositories")
 
@@ -126,6 +127,7 @@ def test_list_query_budgets_do_not_grow_with_rows() -> None:
         f"/api/v4/projects/{project.pk}/jobs",
         f"/api/v4/projects/{project.pk}/runners",
         "/api/v4/runners/all",
+        f"/api/v4/projects/{project.pk}/repository/commits/{git_read.Repository(project.pk).resolve('main')}/statuses",
     ]
 
     def grow(n: int) -> None:
