@@ -52,6 +52,9 @@ from dockyard.repos.git import GitError, fetch_commit, is_ancestor
 from dockyard.repos.git import merge as git_merge
 from dockyard.repos.git import read as git_read
 from dockyard.repos.git.write import ZERO_SHA, Signature, update_ref
+from dockyard.webhooks import services as webhooks
+from dockyard.webhooks.payloads import merge_request as mr_payload
+from dockyard.webhooks.payloads import note as note_payload
 
 MERGE_METHODS = ("merge", "rebase_merge", "ff")
 
@@ -84,6 +87,12 @@ _NOTIFICATIONS: dict[str, str] = {
     Event.Action.CREATED: "merge_request_opened",
     Event.Action.MERGED: "merge_request_merged",
 }
+_HOOK_ACTIONS: dict[str, str] = {
+    Event.Action.CREATED: "open",
+    Event.Action.CLOSED: "close",
+    Event.Action.REOPENED: "reopen",
+    Event.Action.MERGED: "merge",
+}
 
 
 def _event(mr: MergeRequest, actor: User | None, action: str) -> None:
@@ -97,6 +106,33 @@ def _event(mr: MergeRequest, actor: User | None, action: str) -> None:
     )
     if action in _NOTIFICATIONS:
         notifications.notify(kind=_NOTIFICATIONS[action], object_id=mr.pk, actor=actor)
+    if action in _HOOK_ACTIONS:
+        _hook(mr, actor, _HOOK_ACTIONS[action])
+
+
+def _head_sha(mr: MergeRequest) -> str | None:
+    latest = selectors.version_latest(merge_request=mr)
+    return latest.head_commit_sha if latest is not None else None
+
+
+def _hook(
+    mr: MergeRequest,
+    actor: User | None,
+    action: str,
+    *,
+    changes: dict[str, Any] | None = None,
+    oldrev: str | None = None,
+) -> None:
+    """Merge Request Hook deliveries, built from the request as it is when the transaction commits."""
+    if actor is None:
+        return
+    webhooks.hook_event_emit(
+        project=mr.project,
+        scope="merge_request_hooks",
+        payload_builder=lambda base: mr_payload.build(
+            mr=mr, user=actor, action=action, base=base, head_sha=_head_sha(mr), changes=changes, oldrev=oldrev
+        ),
+    )
 
 
 def _heads(project: Project, *branches: str) -> list[str | None]:
@@ -275,6 +311,12 @@ def _approvals_left(mr: MergeRequest) -> int:
     return max(0, required - MergeRequestApproval.objects.filter(merge_request=mr).count())
 
 
+def _approved(mr: MergeRequest) -> bool:
+    """Every required approval given, and at least one (GitLab's ``approved?``, for the hook actions)."""
+    count = MergeRequestApproval.objects.filter(merge_request=mr).count()
+    return count > 0 and count >= mr.project.approvals_before_merge
+
+
 # Pipeline statuses that are still on their way to an end (GitLab's ``Ci::HasStatus::ACTIVE_STATUSES``).
 ACTIVE_PIPELINE_STATUSES = ACTIVE_STATUSES
 
@@ -412,6 +454,7 @@ def source_branch_pushed(*, mr: MergeRequest, actor: User | None, old: str, new:
     mark_unchecked(mr)
     _enqueue_check(mr)
     _enqueue_pipeline(mr, actor)
+    _hook(mr, actor, "update", oldrev=latest.head_commit_sha if latest is not None else None)
 
 
 # --- create, update, close, delete -----------------------------------------------------------------
@@ -536,6 +579,7 @@ def merge_request_update(  # noqa: PLR0915  # one branch per GitLab parameter
     discussion_locked: bool | None = None,
 ) -> MergeRequest:
     admin = _authorize_update(actor, mr)
+    before = mr_payload.snapshot(mr) if webhooks.hooks_may_exist(project_id=mr.project_id) else None
     if state_event is not None and state_event not in ("close", "reopen"):
         raise BadRequest("state_event does not have a valid value")
     if mr.state == MergeRequest.State.MERGED and (target_branch is not None or state_event is not None):
@@ -592,6 +636,8 @@ def merge_request_update(  # noqa: PLR0915  # one branch per GitLab parameter
     if changed:
         mr.updated_at = timezone.now()
         mr.save()
+        if before is not None:
+            _hook(mr, actor, "update", changes=mr_payload.changes(before, mr_payload.snapshot(mr)))
     if state_event == "close":
         merge_request_close(actor=actor, mr=mr)
     elif state_event == "reopen":
@@ -682,6 +728,8 @@ def approve(*, actor: User, mr: MergeRequest, sha: str | None = None) -> MergeRe
     _note(mr, actor, "approved this merge request")
     _event(mr, actor, Event.Action.APPROVED)
     status_refresh(mr)
+    # GitLab: "approved" once no approval is missing any more, "approval" for one more approval.
+    _hook(mr, actor, "approved" if _approved(mr) else "approval")
     return mr
 
 
@@ -689,10 +737,12 @@ def approve(*, actor: User, mr: MergeRequest, sha: str | None = None) -> MergeRe
 def unapprove(*, actor: User, mr: MergeRequest) -> MergeRequest:
     if not policy.can_on_merge_request(actor, "update_merge_request", mr):
         policy.authorize_issue(actor, False)
+    was_approved = _approved(mr)
     if not MergeRequestApproval.objects.filter(merge_request=mr, user=actor).delete()[0]:
         raise NotFound()
     _note(mr, actor, "unapproved this merge request")
     status_refresh(mr)
+    _hook(mr, actor, "unapproved" if was_approved and not _approved(mr) else "unapproval")
     return mr
 
 
@@ -1152,6 +1202,13 @@ def merge_request_note_create(
     )
     if note.resolvable and mr.project.only_allow_merge_if_all_discussions_are_resolved:
         status_refresh(mr)
+    webhooks.hook_event_emit(
+        project=mr.project,
+        scope="confidential_note_hooks" if note_payload.is_confidential(note) else "note_hooks",
+        payload_builder=lambda base: note_payload.build(
+            note=note, user=actor, action="create", base=base, head_sha=_head_sha(mr)
+        ),
+    )
     return note
 
 

@@ -53,7 +53,8 @@ def _headers(hook: WebHook, scope: str, base: str, event_uuid: str, idempotency_
         "Content-Type": "application/json",
         "User-Agent": f"GitLab/{GITLAB_API_VERSION}",
         "Idempotency-Key": idempotency_key,
-        "X-Gitlab-Event": "System Hook" if scope == "system_hooks" else event_header(scope),
+        # GitLab names every system hook delivery "System Hook", whatever the event.
+        "X-Gitlab-Event": "System Hook" if hook.kind == WebHook.Kind.SYSTEM else event_header(scope),
         "X-Gitlab-Webhook-UUID": str(uuid.uuid4()),
         "X-Gitlab-Instance": base,
         "X-Gitlab-Event-UUID": event_uuid,

@@ -16,7 +16,8 @@ hook of the project or of a group above it subscribes to ``scope`` (GitLab's hoo
 ``merge_request_hooks``, ``job_hooks``, ``pipeline_hooks``, ``wiki_page_hooks``, ``release_hooks``,
 ``deployment_hooks``), ``payload_builder(base_url)`` runs once and one delivery per hook is queued.
 Confidential scopes reach only hooks that subscribed to them. Builders live in
-``dockyard.webhooks.payloads`` (``issue.build``, ``note.build`` so far).
+``dockyard.webhooks.payloads`` (``issue``, ``note``, ``merge_request``, ``pipeline``, ``job``). System hooks
+subscribed to merge request events receive ``merge_request_hooks`` payloads too.
 
 System events: :func:`system_hook_user`, :func:`system_hook_project`, :func:`system_hook_group`,
 called at the end of the services that create and destroy those records.
@@ -86,10 +87,20 @@ def hook_event_emit(*, project: Project, scope: str, payload_builder: PayloadBui
 
     def emit() -> None:
         hooks = selectors.hooks_for_project_event(project=project, scope=scope)
-        if hooks:
-            tasks.deliveries_enqueue(hooks=hooks, scope=scope, payload=payload_builder(base), base=base)
+        # System hooks that asked for this kind of event (merge requests) get the same payload.
+        system = selectors.system_hooks_for(scope=scope) if scope in selectors.SYSTEM_SCOPE_FLAGS else []
+        if hooks or system:
+            payload = payload_builder(base)
+            for targets in (hooks, system):
+                if targets:
+                    tasks.deliveries_enqueue(hooks=targets, scope=scope, payload=payload, base=base)
 
     transaction.on_commit(emit)
+
+
+def hooks_may_exist(*, project_id: int) -> bool:
+    """Whether any hook could receive an event of this project: skip building ``changes`` otherwise."""
+    return selectors.hooks_may_exist_for(project_id=project_id)
 
 
 def _system_emit(payload: dict[str, Any]) -> None:

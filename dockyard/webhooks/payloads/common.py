@@ -7,6 +7,8 @@ from typing import Any
 
 from dockyard.accounts.models import User
 from dockyard.projects.models import Project
+from dockyard.repos.git import GitError
+from dockyard.repos.git import read as git_read
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -28,12 +30,13 @@ def _host(base: str) -> str:
     return base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
 
 
-def project_attrs(project: Project, base: str) -> dict[str, Any]:
-    """GitLab's ``Project#hook_attrs``."""
+def project_attrs(project: Project, base: str, *, backward: bool = True) -> dict[str, Any]:
+    """GitLab's ``Project#hook_attrs``; ``backward=False`` (pipeline and job hooks) leaves out the old
+    ``homepage``, ``url``, ``ssh_url`` and ``http_url``."""
     web_url = f"{base}/{project.full_path}"
     http_url = f"{web_url}.git"
     ssh_url = f"git@{_host(base)}:{project.full_path}.git"
-    return {
+    attrs: dict[str, Any] = {
         "id": project.id,
         "name": project.name,
         "description": project.description,
@@ -46,11 +49,10 @@ def project_attrs(project: Project, base: str) -> dict[str, Any]:
         "path_with_namespace": project.full_path,
         "default_branch": project.default_branch or None,
         "ci_config_path": None,
-        "homepage": web_url,
-        "url": ssh_url,
-        "ssh_url": ssh_url,
-        "http_url": http_url,
     }
+    if not backward:
+        return attrs
+    return {**attrs, "homepage": web_url, "url": ssh_url, "ssh_url": ssh_url, "http_url": http_url}
 
 
 def repository_attrs(project: Project, base: str, *, full: bool = True) -> dict[str, Any]:
@@ -105,4 +107,24 @@ def label_attrs(label: Any) -> dict[str, Any]:
         "description": label.description or None,
         "type": "ProjectLabel" if label.project_id else "GroupLabel",
         "group_id": label.namespace_id,
+    }
+
+
+def commit_attrs(project: Any, sha: str | None, base: str) -> dict[str, Any] | None:
+    """``Commit#hook_attrs`` of ``sha`` in ``project``'s repository (None when it is not there)."""
+    if not sha:
+        return None
+    try:
+        commit = git_read.Repository(project.id).commit(sha)
+    except GitError:
+        return None
+    if commit is None:
+        return None
+    return {
+        "id": commit.id,
+        "message": commit.message,
+        "title": commit.title,
+        "timestamp": commit.authored_date.isoformat(),
+        "url": f"{base}/{project.full_path}/-/commit/{commit.id}",
+        "author": {"name": commit.author_name, "email": commit.author_email},
     }
