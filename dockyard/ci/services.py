@@ -62,6 +62,9 @@ from dockyard.repos import selectors as repo_selectors
 from dockyard.repos.git import GitError
 from dockyard.repos.git import read as git_read
 from dockyard.repos.git.write import ZERO_SHA, update_ref
+from dockyard.webhooks import services as webhooks
+from dockyard.webhooks.payloads import job as job_payload
+from dockyard.webhooks.payloads import pipeline as pipeline_payload
 
 log = get_logger("dockyard.ci")
 
@@ -685,6 +688,28 @@ def _next_status(when: str, prior: str, *, dag: bool) -> str:
     return {"manual": Status.MANUAL, "delayed": Status.SCHEDULED}.get(when, Status.PENDING)
 
 
+def _pipeline_hook(pipeline: Pipeline) -> None:
+    """Pipeline Hook deliveries once the transaction commits, showing the pipeline as it is then."""
+    pipeline_id = pipeline.pk
+
+    def payload(base: str) -> dict[str, Any]:
+        fresh = Pipeline.objects.select_related("project__namespace", "user").get(pk=pipeline_id)
+        return pipeline_payload.build(pipeline=fresh, base=base)
+
+    webhooks.hook_event_emit(project=pipeline.project, scope="pipeline_hooks", payload_builder=payload)
+
+
+def _job_hook(job: Job) -> None:
+    """Job Hook deliveries once the transaction commits: call after every change of a job's status."""
+    job_id = job.pk
+
+    def payload(base: str) -> dict[str, Any]:
+        fresh = Job.objects.select_related("pipeline__project__namespace", "user", "runner").get(pk=job_id)
+        return job_payload.build(job=fresh, base=base)
+
+    webhooks.hook_event_emit(project=job.project, scope="job_hooks", payload_builder=payload)
+
+
 def _latest_jobs(pipeline: Pipeline) -> list[Job]:
     return list(pipeline.jobs.filter(retried=False).order_by("stage_idx", "id"))
 
@@ -725,6 +750,7 @@ def pipeline_process(*, pipeline: Pipeline) -> Pipeline:
                 if new == Status.SKIPPED:
                     job.finished_at = None
                 job.save(update_fields=["status", "updated_at", "finished_at"])
+                _job_hook(job)
             changed = True
     return pipeline_update_status(pipeline=pipeline, jobs=jobs)
 
@@ -736,6 +762,7 @@ def job_enqueue(*, job: Job) -> Job:
     job.queued_at = now
     job.updated_at = now
     job.save(update_fields=["status", "queued_at", "updated_at"])
+    _job_hook(job)
     for listener in _pending_listeners:
         transaction.on_commit(listener)
     return job
@@ -770,6 +797,7 @@ def _schedule(job: Job) -> None:
     job.scheduled_at = now + dt.timedelta(seconds=parse_duration(job.options.get("start_in")) or 0)
     job.updated_at = now
     job.save(update_fields=["status", "scheduled_at", "updated_at"])
+    _job_hook(job)
     for listener in _schedule_listeners:
         transaction.on_commit(functools.partial(listener, job))
 
@@ -825,6 +853,7 @@ def pipeline_update_status(*, pipeline: Pipeline, jobs: list[Job] | None = None)
     pipeline.save(update_fields=["status", "updated_at", "started_at", "finished_at", "duration"])
     if changed:
         _status_changed(pipeline)
+        _pipeline_hook(pipeline)
     return pipeline
 
 
@@ -883,6 +912,7 @@ def job_start(*, job_ids: Sequence[int], runner: Runner, manager: RunnerManager 
     job.started_at = now
     job.updated_at = now
     job.save(update_fields=["status", "runner", "runner_manager", "token_digest", "started_at", "updated_at"])
+    _job_hook(job)
     # A running job makes its pipeline running whatever its other jobs do (``composite_status``), so only
     # the first job to start needs the pipeline's lock: later ones leave the row alone instead of queuing
     # behind each other on it.
@@ -932,6 +962,7 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
             if exit_code is not None and exit_code in (job.allow_failure_exit_codes or []):
                 job.allow_failure = True
         job.save()
+        _job_hook(job)
         retried = _auto_retry(job)
         if retried:
             _clone_for_retry(job=job, user=job.user)
@@ -1037,12 +1068,14 @@ def _cancel(job: Job) -> None:
         job.status = Status.CANCELING
         job.updated_at = now
         job.save(update_fields=["status", "updated_at"])
+        _job_hook(job)
         return
     job.status = Status.CANCELED
     job.finished_at = now
     job.updated_at = now
     job.scheduled_at = None
     job.save(update_fields=["status", "finished_at", "updated_at", "scheduled_at"])
+    _job_hook(job)
 
 
 @transaction.atomic
@@ -1131,6 +1164,7 @@ def job_unschedule(*, job: Job) -> Job:
     job.scheduled_at = None
     job.updated_at = _now()
     job.save(update_fields=["status", "scheduled_at", "updated_at"])
+    _job_hook(job)
     pipeline_update_status(pipeline=pipeline)
     return job
 

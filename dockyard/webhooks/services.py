@@ -44,7 +44,10 @@ from dockyard.webhooks import selectors, tasks
 from dockyard.webhooks.delivery import Outcome, failure_message, hook_execute
 from dockyard.webhooks.models import WebHook, WebHookLog
 from dockyard.webhooks.payloads import issue as issue_payloads
+from dockyard.webhooks.payloads import job as job_payloads
+from dockyard.webhooks.payloads import merge_request as mr_payloads
 from dockyard.webhooks.payloads import note as note_payloads
+from dockyard.webhooks.payloads import pipeline as pipeline_payloads
 from dockyard.webhooks.payloads import push as push_payloads
 from dockyard.webhooks.payloads import system as system_payloads
 
@@ -291,7 +294,45 @@ def _sample(trigger: str, project: Project, user: User, base: str) -> dict[str, 
         if note is None:
             raise HookTestFailed("Ensure the project has notes.")
         return note_payloads.build(note=note, user=user, action="create", base=base)
-    raise HookTestFailed(_MISSING_SAMPLE[trigger])
+    sample = _sample_ci_or_mr(trigger, project, user, base)
+    if sample is None:
+        raise HookTestFailed(_MISSING_SAMPLE[trigger])
+    return sample
+
+
+def _sample_ci_or_mr(trigger: str, project: Project, user: User, base: str) -> dict[str, Any] | None:
+    """GitLab's samples: the newest merge request ("open"), pipeline or job, as they are now."""
+    if trigger == "merge_requests_events":
+        from dockyard.merge_requests.models import MergeRequest
+
+        mr = (
+            MergeRequest.objects.filter(project=project)
+            .select_related("project__namespace", "source_project__namespace")
+            .order_by("-id")
+            .first()
+        )
+        if mr is None:
+            return None
+        latest = mr.diffs.order_by("-id").first()
+        head = latest.head_commit_sha if latest is not None else None
+        return mr_payloads.build(mr=mr, user=user, action="open", base=base, head_sha=head)
+    if trigger == "pipeline_events":
+        from dockyard.ci.models import Pipeline
+
+        pipeline = Pipeline.objects.filter(project=project).select_related("project__namespace", "user")
+        newest = pipeline.order_by("-id").first()
+        return pipeline_payloads.build(pipeline=newest, base=base) if newest is not None else None
+    if trigger == "job_events":
+        from dockyard.ci.models import Job
+
+        job = (
+            Job.objects.filter(project=project)
+            .select_related("pipeline__project__namespace", "user", "runner")
+            .order_by("-id")
+            .first()
+        )
+        return job_payloads.build(job=job, base=base) if job is not None else None
+    return None
 
 
 def hook_test(*, hook: WebHook, trigger: str, user: User) -> Outcome:
