@@ -73,9 +73,10 @@ def merge_request_attrs(mr: Any, base: str, *, head_sha: str | None = None) -> d
         "human_time_estimate": None,
         "updated_by_id": None,
         "url": merge_request_url(mr, base),
-        "source": project_attrs(mr.source_project, base),
+        # A deleted fork leaves no source project; its head was fetched into the target's repository.
+        "source": project_attrs(mr.source_project, base) if mr.source_project is not None else None,
         "target": project_attrs(mr.project, base),
-        "last_commit": commit_attrs(mr.source_project, head_sha, base),
+        "last_commit": commit_attrs(mr.project, head_sha, base),
         "labels": labels,
         "detailed_merge_status": mr.detailed_merge_status,
     }
