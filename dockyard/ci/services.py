@@ -693,7 +693,9 @@ def _pipeline_hook(pipeline: Pipeline) -> None:
     pipeline_id = pipeline.pk
 
     def payload(base: str) -> dict[str, Any]:
-        fresh = Pipeline.objects.select_related("project__namespace", "user").get(pk=pipeline_id)
+        fresh = Pipeline.objects.select_related("project__namespace", "user", "merge_request__project__namespace").get(
+            pk=pipeline_id
+        )
         return pipeline_payload.build(pipeline=fresh, base=base)
 
     webhooks.hook_event_emit(project=pipeline.project, scope="pipeline_hooks", payload_builder=payload)

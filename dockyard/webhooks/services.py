@@ -319,7 +319,9 @@ def _sample_ci_or_mr(trigger: str, project: Project, user: User, base: str) -> d
     if trigger == "pipeline_events":
         from dockyard.ci.models import Pipeline
 
-        pipeline = Pipeline.objects.filter(project=project).select_related("project__namespace", "user")
+        pipeline = Pipeline.objects.filter(project=project).select_related(
+            "project__namespace", "user", "merge_request__project__namespace"
+        )
         newest = pipeline.order_by("-id").first()
         return pipeline_payloads.build(pipeline=newest, base=base) if newest is not None else None
     if trigger == "job_events":

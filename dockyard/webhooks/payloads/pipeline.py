@@ -122,8 +122,7 @@ def build(*, pipeline: Any, base: str) -> dict[str, Any]:
             "variables": [{"key": v["key"], "value": v.get("value", "")} for v in pipeline.variables or []],
             "url": f"{base}/{project.full_path}/-/pipelines/{pipeline.id}",
         },
-        # Merge request pipelines point at their merge request (when the pipeline records one).
-        "merge_request": _merge_request(getattr(pipeline, "merge_request", None), base),
+        "merge_request": _merge_request(pipeline.merge_request, base),
         "user": user_attrs(pipeline.user) if pipeline.user is not None else None,
         "project": project_attrs(project, base, backward=False),
         "commit": commit_attrs(project, pipeline.sha, base),
