@@ -11,8 +11,8 @@ from ninja import Query, Router, Schema
 
 from dockyard.accounts.auth import current_user, require_admin, require_user
 from dockyard.accounts.models import User
-from dockyard.ci import selectors, services, triggers
-from dockyard.ci.models import Job, Pipeline, Runner, Trigger, Variable
+from dockyard.ci import schedules, selectors, services, triggers
+from dockyard.ci.models import Job, Pipeline, PipelineSchedule, PipelineScheduleVariable, Runner, Trigger, Variable
 from dockyard.ci.schemas import (
     CommitStatusIn,
     CommitStatusOut,
@@ -28,6 +28,11 @@ from dockyard.ci.schemas import (
     RunnerCreateIn,
     RunnerDetails,
     RunnerUpdateIn,
+    ScheduleDetailOut,
+    ScheduleIn,
+    ScheduleOut,
+    ScheduleVariableIn,
+    ScheduleVariableOut,
     TriggerIn,
     TriggerOut,
     VariableCreateIn,
@@ -251,6 +256,122 @@ def delete_trigger(request: HttpRequest, project_id: str, trigger_id: str) -> tu
     _, project = _actor(request, project_id, "admin_trigger")
     triggers.trigger_delete(trigger=triggers.trigger_get(project_id=project.pk, trigger_id=trigger_id))
     return 204, None
+
+
+# --- pipeline schedules ------------------------------------------------------------------------------
+
+SCHEDULE = "/projects/{project_id}/pipeline_schedules/{schedule_id}"
+
+
+def _schedule(
+    request: HttpRequest, project_id: str, schedule_id: str, *, change: bool = False
+) -> tuple[User, PipelineSchedule]:
+    """The schedule, for developers; ``change``: only its owner (GitLab makes others take it over first)."""
+    user, project = _actor(request, project_id, "create_pipeline_schedule")
+    schedule = schedules.schedule_get(project=project, schedule_id=schedule_id)
+    if change and schedule.owner_id != user.pk and not user.is_admin:
+        raise Forbidden()
+    return user, schedule
+
+
+def _detail(schedule: PipelineSchedule) -> PipelineSchedule:
+    schedule.last_pipeline = schedules.schedule_last_pipeline(schedule=schedule)  # type: ignore[attr-defined]
+    return schedule
+
+
+@router.get("/projects/{project_id}/pipeline_schedules", response=list[ScheduleOut])
+def list_schedules(
+    request: HttpRequest, response: HttpResponse, project_id: str, scope: str | None = None
+) -> list[PipelineSchedule]:
+    _, project = _actor(request, project_id, "create_pipeline_schedule")
+    return paginate(request, response, schedules.schedule_list(project=project, scope=scope))
+
+
+@router.get(SCHEDULE, response=ScheduleDetailOut)
+def get_schedule(request: HttpRequest, project_id: str, schedule_id: str) -> PipelineSchedule:
+    return _detail(_schedule(request, project_id, schedule_id)[1])
+
+
+@router.get(f"{SCHEDULE}/pipelines", response=list[PipelineBasic])
+def list_schedule_pipelines(
+    request: HttpRequest, response: HttpResponse, project_id: str, schedule_id: str
+) -> list[Pipeline]:
+    _, schedule = _schedule(request, project_id, schedule_id)
+    filters = selectors.PipelineFilters(sort="asc")
+    qs = selectors.pipeline_list(project=schedule.project, filters=filters).filter(pipeline_schedule=schedule)
+    return paginate(request, response, qs)
+
+
+@router.post("/projects/{project_id}/pipeline_schedules", response={201: ScheduleDetailOut})
+def create_schedule(request: HttpRequest, project_id: str, payload: ScheduleIn) -> tuple[int, PipelineSchedule]:
+    user, project = _actor(request, project_id, "create_pipeline_schedule")
+    schedule = schedules.schedule_create(project=project, owner=user, **payload.dict())
+    return 201, _detail(schedule)
+
+
+@router.put(SCHEDULE, response=ScheduleDetailOut)
+def update_schedule(request: HttpRequest, project_id: str, schedule_id: str, payload: ScheduleIn) -> PipelineSchedule:
+    _, schedule = _schedule(request, project_id, schedule_id, change=True)
+    return _detail(schedules.schedule_update(schedule=schedule, **payload.dict()))
+
+
+@router.post(f"{SCHEDULE}/take_ownership", response={201: ScheduleDetailOut})
+def take_schedule_ownership(request: HttpRequest, project_id: str, schedule_id: str) -> tuple[int, PipelineSchedule]:
+    user, schedule = _schedule(request, project_id, schedule_id)
+    if schedule.owner_id != user.pk and not policy.can_on_project_ci(user, "admin_pipeline_schedule", schedule.project):
+        raise Forbidden()
+    return 201, _detail(schedules.schedule_take_ownership(schedule=schedule, user=user))
+
+
+@router.delete(SCHEDULE, response={204: None})
+def delete_schedule(request: HttpRequest, project_id: str, schedule_id: str) -> tuple[int, None]:
+    user, schedule = _schedule(request, project_id, schedule_id)
+    if schedule.owner_id != user.pk and not policy.can_on_project_ci(user, "admin_pipeline_schedule", schedule.project):
+        raise Forbidden()
+    schedules.schedule_delete(schedule=schedule)
+    return 204, None
+
+
+@router.post(f"{SCHEDULE}/play", response={201: dict[str, str]})
+def play_schedule(request: HttpRequest, project_id: str, schedule_id: str) -> tuple[int, dict[str, str]]:
+    """Run it now; its next scheduled run stays as it was."""
+    _, schedule = _schedule(request, project_id, schedule_id)
+    schedules.schedule_run(schedule=schedule)
+    return 201, {"message": "201 Created"}
+
+
+@router.post(f"{SCHEDULE}/variables", response={201: ScheduleVariableOut})
+def create_schedule_variable(
+    request: HttpRequest, project_id: str, schedule_id: str, payload: ScheduleVariableIn
+) -> tuple[int, PipelineScheduleVariable]:
+    _, schedule = _schedule(request, project_id, schedule_id, change=True)
+    if payload.key is None or payload.value is None:
+        raise BadRequest("key is missing" if payload.key is None else "value is missing")
+    variable = schedules.schedule_variable_create(
+        schedule=schedule, key=payload.key, value=payload.value, variable_type=payload.variable_type
+    )
+    return 201, variable
+
+
+@router.put(f"{SCHEDULE}/variables/{{key}}", response=ScheduleVariableOut)
+def update_schedule_variable(
+    request: HttpRequest, project_id: str, schedule_id: str, key: str, payload: ScheduleVariableIn
+) -> PipelineScheduleVariable:
+    _, schedule = _schedule(request, project_id, schedule_id, change=True)
+    variable = schedules.schedule_variable_get(schedule=schedule, key=key)
+    return schedules.schedule_variable_update(
+        variable=variable, value=payload.value, variable_type=payload.variable_type
+    )
+
+
+@router.delete(f"{SCHEDULE}/variables/{{key}}", response=ScheduleVariableOut)
+def delete_schedule_variable(
+    request: HttpRequest, project_id: str, schedule_id: str, key: str
+) -> PipelineScheduleVariable:
+    _, schedule = _schedule(request, project_id, schedule_id, change=True)
+    variable = schedules.schedule_variable_get(schedule=schedule, key=key)
+    schedules.schedule_variable_delete(variable=variable)
+    return variable
 
 
 # --- jobs ----------------------------------------------------------------------------------------------

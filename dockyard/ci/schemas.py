@@ -8,7 +8,7 @@ from typing import Any
 from ninja import Field, Schema
 
 from dockyard.accounts.schemas import UserBasic
-from dockyard.ci.models import Job, JobArtifact, Pipeline, Runner, Trigger
+from dockyard.ci.models import Job, JobArtifact, Pipeline, PipelineSchedule, Runner, Trigger
 from dockyard.core.schema import GlDateTime
 from dockyard.core.urls import absolute
 
@@ -387,3 +387,56 @@ class TriggerOut(Schema):
 
 class TriggerIn(Schema):
     description: str | None = None
+
+
+class ScheduleOut(Schema):
+    """GitLab's ``PipelineSchedule`` entity (lists); ``ScheduleDetailOut`` adds the last pipeline and the
+    variables."""
+
+    id: int
+    description: str
+    ref: str
+    cron: str
+    cron_timezone: str
+    next_run_at: GlDateTime | None
+    active: bool
+    created_at: GlDateTime
+    updated_at: GlDateTime
+    owner: UserBasic | None
+
+
+class ScheduleVariableOut(Schema):
+    key: str
+    variable_type: str
+    value: str
+    raw: bool = False
+
+
+class ScheduleDetailOut(ScheduleOut):
+    last_pipeline: dict[str, Any] | None
+    variables: list[ScheduleVariableOut]
+
+    @staticmethod
+    def resolve_last_pipeline(obj: PipelineSchedule) -> dict[str, Any] | None:
+        last = getattr(obj, "last_pipeline", None)
+        if last is None:
+            return None
+        return {"id": last.pk, "iid": last.iid, "sha": last.sha, "ref": last.ref, "status": last.status}
+
+    @staticmethod
+    def resolve_variables(obj: PipelineSchedule) -> list[Any]:
+        return list(obj.variables.order_by("id"))
+
+
+class ScheduleIn(Schema):
+    description: str | None = None
+    ref: str | None = None
+    cron: str | None = None
+    cron_timezone: str | None = None
+    active: bool | None = None
+
+
+class ScheduleVariableIn(Schema):
+    key: str | None = None
+    value: str | None = None
+    variable_type: str | None = None

@@ -41,6 +41,8 @@ class Env:
     # ``dockyard serve`` starts a runner of its own (an instance runner, sandboxed when bubblewrap works).
     embedded_runner: bool = True
     embedded_runner_concurrent: int = 2
+    # How often each worker looks for due pipeline schedules, in seconds.
+    schedule_interval: float = 30.0
     # Outgoing mail (notifications). No SMTP host: Dockyard sends no mail at all and queues none.
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -114,6 +116,7 @@ def load() -> Env:
         ci_long_poll_seconds=float(os.environ.get("DOCKYARD_CI_LONG_POLL_SECONDS", "50")),
         embedded_runner=os.environ.get("DOCKYARD_EMBEDDED_RUNNER", "1") not in {"0", "false", "no"},
         embedded_runner_concurrent=int(os.environ.get("DOCKYARD_EMBEDDED_RUNNER_CONCURRENT", "2")),
+        schedule_interval=float(os.environ.get("DOCKYARD_SCHEDULE_INTERVAL", "30")),
         smtp_host=os.environ.get("DOCKYARD_SMTP_HOST") or None,
         smtp_port=int(os.environ.get("DOCKYARD_SMTP_PORT", "25")),
         smtp_user=os.environ.get("DOCKYARD_SMTP_USER", ""),

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 from dockyard.core.logging import get_logger
@@ -77,6 +78,32 @@ def _run_embedded(worker: Any) -> None:
         _wakeup.wait(wait)
 
 
+def _periodic(interval: float) -> None:
+    """Work that runs on a clock rather than on an event: the due pipeline schedules. Every worker runs
+    it; what it does is claimed row by row (see ``dockyard.ci.schedules``), so several workers never
+    do the same thing twice."""
+    from django.db import close_old_connections
+
+    from dockyard.ci import schedules
+
+    while True:
+        time.sleep(interval)
+        close_old_connections()
+        try:
+            schedules.schedules_run_due()
+        except Exception:  # the clock keeps going whatever one pass met
+            log.exception("periodic_failed")
+        finally:
+            close_old_connections()
+
+
+def _start_periodic() -> None:
+    from dockyard.config.env import ENV
+
+    thread = threading.Thread(target=_periodic, args=(ENV.schedule_interval,), name="dockyard-periodic", daemon=True)
+    thread.start()
+
+
 def start_embedded_worker(interval: float = 0.5) -> None:
     """Start one worker thread in this process (once), for the single-machine default."""
     from django.conf import settings
@@ -91,6 +118,7 @@ def start_embedded_worker(interval: float = 0.5) -> None:
     worker = _worker(interval, batch=True)
     thread = threading.Thread(target=_run_embedded, args=(worker,), name="dockyard-worker", daemon=True)
     thread.start()
+    _start_periodic()
     log.info("embedded_worker_started", worker_id=worker.worker_id)
 
 
@@ -98,5 +126,6 @@ def run_worker(interval: float = 1.0) -> None:
     """The ``dockyard worker`` loop: stops gracefully on SIGTERM/SIGINT (finishing the running task)."""
     worker = _worker(interval)
     worker.configure_signals()
+    _start_periodic()
     log.info("worker_started", worker_id=worker.worker_id)
     worker.run()

@@ -1,4 +1,5 @@
-"""A live server for the CI tests: runners' long polls answer after one second instead of fifty."""
+"""A live server for the CI tests: runners' long polls answer after one second instead of fifty, and the
+workers look for due pipeline schedules every second."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from tests.live import LiveServer
 
 @pytest.fixture(scope="session")
 def ci_server() -> Iterator[LiveServer]:
-    server = LiveServer(backend=BACKEND, extra_env={"DOCKYARD_CI_LONG_POLL_SECONDS": "1"}).start()
+    server = LiveServer(
+        backend=BACKEND, extra_env={"DOCKYARD_CI_LONG_POLL_SECONDS": "1", "DOCKYARD_SCHEDULE_INTERVAL": "1"}
+    ).start()
     try:
         yield server
     finally:

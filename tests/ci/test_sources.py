@@ -3,6 +3,8 @@ trigger tokens and pipeline schedules, driven with python-gitlab, real git and t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -228,5 +230,92 @@ def test_trigger_tokens_and_job_tokens_start_pipelines(
 
     project.triggers.delete(trigger.id)
     assert requests.post(trigger_url, data={"token": token, "ref": "main"}, timeout=30).status_code == 404
+    for row in project.pipelines.list(get_all=True, scope="pending"):
+        row.cancel()
+
+
+SCHEDULE_YAML = """\
+nightly:
+  script: [./nightly $TARGET]
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "schedule"
+
+test:
+  script: [make test]
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "push"
+"""
+
+
+def _manage_shell(server: LiveServer, code: str) -> None:
+    """Run Python in the server's own environment, as an operator's ``dockyard manage shell`` would."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dockyard.cli", "manage", "shell", "-c", code],
+        env=server.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_pipeline_schedules_play_and_a_due_schedule_runs_once(
+    ci_server: LiveServer, ci_root: gitlab.Gitlab, git: Git, tmp_path: Path
+) -> None:
+    project = _project(ci_root)
+    work = tmp_path / "work"
+    git.run("init", "-q", str(work))
+    git.commit(work, ".gitlab-ci.yml", SCHEDULE_YAML, "Add CI")
+    git.run("push", "-q", _remote(ci_server, project), "main", cwd=work)
+    _pipeline_where(project, ref="main").cancel()
+
+    schedule = project.pipelineschedules.create(
+        {"description": "Nightly", "ref": "main", "cron": "0 3 * * *", "cron_timezone": "Asia/Tokyo"}
+    )
+    assert schedule.ref == "refs/heads/main" and schedule.active is True and schedule.owner["username"] == "root"
+    assert schedule.next_run_at.endswith("T18:00:00.000Z")  # 03:00 in Tokyo
+    schedule_id, next_run_at = schedule.id, schedule.next_run_at
+    schedule.variables.create({"key": "TARGET", "value": "nightly-env"})
+    for bad in ({"cron": "every night"}, {"cron_timezone": "Mars/Olympus"}):
+        with pytest.raises(gitlab.GitlabError) as refused:
+            project.pipelineschedules.create({"description": "x", "ref": "main", "cron": "0 3 * * *", **bad})
+        assert refused.value.response_code == 400 and next(iter(bad)) in str(refused.value.error_message)
+
+    # Play runs it now, with its variables, and leaves the next run where it was.
+    assert schedule.play() == {"message": "201 Created"}  # python-gitlab keeps only this answer
+    schedule = project.pipelineschedules.get(schedule_id)
+    played = _pipeline_where(project, source="schedule")
+    assert played.ref == "main" and sorted(_jobs(played)) == ["nightly"]
+    assert {v.key: v.value for v in played.variables.list()} == {"TARGET": "nightly-env"}
+    detail = project.pipelineschedules.get(schedule_id)
+    assert detail.last_pipeline["id"] == played.id and detail.next_run_at == next_run_at
+    assert detail.attributes["variables"] == [
+        {"key": "TARGET", "variable_type": "env_var", "value": "nightly-env", "raw": False}
+    ]
+    assert [p.id for p in schedule.pipelines.list()] == [played.id]
+
+    # Its time comes (moved into the past, as if the night had passed): the worker runs it once.
+    _manage_shell(
+        ci_server,
+        "import datetime as dt; from django.utils import timezone; from dockyard.ci.models import PipelineSchedule; "
+        f"PipelineSchedule.objects.filter(pk={schedule_id}).update(next_run_at=timezone.now() - dt.timedelta(hours=1))",
+    )
+    wait_for(lambda: len(project.pipelines.list(source="schedule", get_all=True)) == 2)
+    moved = project.pipelineschedules.get(schedule_id)
+    assert moved.next_run_at.endswith("T18:00:00.000Z") and moved.last_pipeline["id"] != played.id
+    wait_for(lambda: project.pipelineschedules.get(schedule_id).next_run_at == moved.next_run_at)
+    assert len(project.pipelines.list(source="schedule", get_all=True)) == 2
+
+    # Edits reschedule; inactive schedules are listed apart.
+    schedule.cron = "30 4 * * *"
+    schedule.active = False
+    schedule.save()
+    assert project.pipelineschedules.get(schedule_id).next_run_at.endswith("T19:30:00.000Z")
+    assert [s.id for s in project.pipelineschedules.list(scope="inactive")] == [schedule_id]
+    assert project.pipelineschedules.list(scope="active") == []
+    schedule.take_ownership()
+    schedule.variables.delete("TARGET")
+    project.pipelineschedules.delete(schedule_id)
     for row in project.pipelines.list(get_all=True, scope="pending"):
         row.cancel()
