@@ -7,10 +7,14 @@ from typing import Any
 
 from ninja import Field, Schema
 
+from dockyard.accounts.models import User
 from dockyard.accounts.schemas import UserBasic
+from dockyard.ci import selectors
 from dockyard.ci.models import Job, JobArtifact, Pipeline, PipelineSchedule, Runner, Trigger
 from dockyard.core.schema import GlDateTime
 from dockyard.core.urls import absolute
+from dockyard.permissions import policy
+from dockyard.projects.models import Project
 
 
 def _detailed_status(status: str, path: str) -> dict[str, Any]:
@@ -45,6 +49,14 @@ class PipelineBasic(Schema):
     @staticmethod
     def resolve_web_url(obj: Pipeline) -> str:
         return absolute(f"{obj.project.full_path}/-/pipelines/{obj.pk}")
+
+
+def commit_last_pipeline(project: Project, sha: str, viewer: User | None) -> dict[str, Any] | None:
+    """The commit's latest pipeline as GitLab's ``PipelineBasic``, for whoever may read pipelines."""
+    if not policy.can_on_project_ci(viewer, "read_pipeline", project):
+        return None
+    pipeline = selectors.pipeline_list(project=project, filters=selectors.PipelineFilters(sha=sha)).first()
+    return PipelineBasic.from_orm(pipeline).model_dump(mode="json") if pipeline is not None else None
 
 
 class PipelineOut(PipelineBasic):

@@ -362,7 +362,10 @@ def commit_get(request: HttpRequest, project_id: str, sha: str) -> CommitDetailO
     project, repo = _readable(request, project_id)
     commit = selectors.repository_commit(repo=repo, ref=unquote(sha))
     stats = repo.commit_stats(commit.id) if _bool(request.GET.get("stats"), default=True) else None
-    return commit_detail_out(commit, project, stats)
+    out = commit_detail_out(commit, project, stats)
+    out.last_pipeline = selectors.commit_last_pipeline(project=project, sha=commit.id, viewer=current_user(request))
+    out.status = out.last_pipeline["status"] if out.last_pipeline else None
+    return out
 
 
 @router.get(f"{P}/commits/{{sha}}/diff", response=list[DiffOut])

@@ -6,6 +6,7 @@ import base64
 import binascii
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -352,6 +353,21 @@ def repository_archive(
 JOB_TOKEN_USERNAME = "gitlab-ci-token"
 JobTokenCheck = Callable[[str], "tuple[User, int] | None"]
 _job_token_checks: list[JobTokenCheck] = []
+
+
+CommitPipelineLookup = Callable[[Project, str, "User | None"], "dict[str, Any] | None"]
+_commit_pipeline_lookups: list[CommitPipelineLookup] = []
+
+
+def register_commit_pipeline_lookup(lookup: CommitPipelineLookup) -> None:
+    """``lookup(project, sha, viewer)`` answers the commit's latest pipeline as GitLab's ``PipelineBasic``
+    (or None), for the commit API's ``last_pipeline``; CI registers it, so repos need not import CI."""
+    if lookup not in _commit_pipeline_lookups:
+        _commit_pipeline_lookups.append(lookup)
+
+
+def commit_last_pipeline(*, project: Project, sha: str, viewer: User | None) -> dict[str, Any] | None:
+    return next((p for p in (lookup(project, sha, viewer) for lookup in _commit_pipeline_lookups) if p), None)
 
 
 def register_job_token_check(check: JobTokenCheck) -> None:

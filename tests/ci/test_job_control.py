@@ -206,6 +206,8 @@ def test_commit_statuses_from_an_external_ci(
     latest = {s.name: s.status for s in commit.statuses.list(get_all=True)}
     assert latest == {"jenkins": "success", "lint": "success"}
     assert len(commit.statuses.list(get_all=True, all=True)) == 3
+    detail = project.commits.get(sha)
+    assert detail.last_pipeline["id"] == pipeline.id and detail.status == "success"
     assert [s.name for s in commit.statuses.list(get_all=True, name="lint")] == ["lint"]
 
     # External statuses are never handed to a runner.

@@ -11,6 +11,7 @@ from typing import Any
 import gitlab
 import pytest
 
+from tests.ci.test_job_control import _push
 from tests.ci.test_pipelines import _pipelines, _register, _remote
 from tests.git.conftest import Git
 from tests.live import LiveServer
@@ -99,9 +100,7 @@ def test_instance_group_and_project_variables_with_precedence(
         assert updated["value"] == "instance-level" and updated["raw"] is True
 
         work = tmp_path / "work"
-        git.run("init", "-q", str(work))
-        git.commit(work, ".gitlab-ci.yml", CI_YAML, "Add CI")
-        git.run("push", "-q", _remote(ci_server, project), "main", cwd=work)
+        _push(ci_server, git, project, work, CI_YAML)
         runner = _register(ci_server, gl, runner_type="project_type", project_id=project.id)
 
         _pipelines(project, 1)
@@ -175,10 +174,7 @@ def test_dotenv_report_variables_reach_the_jobs_that_need_them(
     gl = ci_root
     group = gl.groups.create({"name": f"Dotenv {secrets.token_hex(3)}", "path": f"dotenv-{secrets.token_hex(3)}"})
     project = gl.projects.create({"name": "app", "namespace_id": group.id})
-    work = tmp_path / "work"
-    git.run("init", "-q", str(work))
-    git.commit(work, ".gitlab-ci.yml", DOTENV_YAML, "Add CI")
-    git.run("push", "-q", _remote(ci_server, project), "main", cwd=work)
+    _push(ci_server, git, project, tmp_path / "work", DOTENV_YAML)
     runner = _register(ci_server, gl, runner_type="project_type", project_id=project.id)
     _pipelines(project, 1)
 
