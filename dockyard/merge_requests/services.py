@@ -559,6 +559,12 @@ def _authorize_update(actor: User, mr: MergeRequest) -> bool:
 UNSET: Any = object()
 
 
+_UPDATE_FIELDS = [
+    "title", "draft", "description", "target_branch", "force_remove_source_branch", "squash", "milestone",
+    "discussion_locked", "updated_at",
+]  # fmt: skip
+
+
 @transaction.atomic
 def merge_request_update(  # noqa: PLR0915  # one branch per GitLab parameter
     *,
@@ -635,7 +641,9 @@ def merge_request_update(  # noqa: PLR0915  # one branch per GitLab parameter
             changed = True
     if changed:
         mr.updated_at = timezone.now()
-        mr.save()
+        # Only the fields an update edits: a full save would write back a stale merge status, state or head
+        # that a background check or a push recorded since this object was read.
+        mr.save(update_fields=_UPDATE_FIELDS)
         if before is not None:
             _hook(mr, actor, "update", changes=mr_payload.changes(before, mr_payload.snapshot(mr)))
     if state_event == "close":
