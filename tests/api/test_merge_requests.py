@@ -47,7 +47,8 @@ def _commit(project: Any, branch: str, files: dict[str, str], message: str, *, s
 
 def _settled(project: Any, iid: int) -> Any:
     """python-gitlab's own fixture pattern: poll until the mergeability check has run."""
-    for _ in range(100):
+    deadline = time.monotonic() + 30  # generous: the check runs in the worker, which a loaded machine slows
+    while time.monotonic() < deadline:
         mr = project.mergerequests.get(iid)
         if mr.detailed_merge_status not in ("checking", "unchecked"):
             return mr

@@ -9,7 +9,7 @@ import pytest
 def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
     """Argon2 is deliberately slow; in-process page tests hash many passwords and need no strength.
     (The browser test uses the live server, which keeps its real hashers.)"""
-    if "django_db" in request.keywords:
+    if "django_db" in request.keywords or "db" in request.fixturenames:
         settings = request.getfixturevalue("settings")
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
