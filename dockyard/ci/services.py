@@ -296,6 +296,18 @@ def merge_request_variables(*, mr: MergeRequest, base: str | None = None) -> dic
     return values
 
 
+def open_merge_requests_variable(*, project: Project, branch: str) -> dict[str, str]:
+    """GitLab's ``CI_OPEN_MERGE_REQUESTS``: up to four open merge requests whose source is this project's
+    branch, as ``target/path!iid``; absent when the branch has none."""
+    found = (
+        mr_selectors.open_for_source(project=project, branch=branch)
+        .select_related("project__namespace")
+        .order_by("id")[:4]
+    )
+    names = [f"{mr.project.full_path}!{mr.iid}" for mr in found]
+    return {"CI_OPEN_MERGE_REQUESTS": ",".join(names)} if names else {}
+
+
 def _user_variables(*, project: Project, protected: bool, extra: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Instance, group and project variables (protected ones only on protected refs), then the run's own."""
     values = {v.key: v.value for v in selectors.variables_for_project(project=project, protected=protected)}
@@ -337,6 +349,12 @@ def compile_context(
         "CI_PIPELINE_SOURCE": source,
         **mr_values,
     }
+    if merge_request is not None and merge_request.source_project is not None:
+        predefined.update(
+            open_merge_requests_variable(project=merge_request.source_project, branch=merge_request.source_branch)
+        )
+    elif not tag:
+        predefined.update(open_merge_requests_variable(project=project, branch=ref))
     if user is not None:
         predefined.update(
             GITLAB_USER_ID=str(user.pk), GITLAB_USER_LOGIN=user.username, GITLAB_USER_NAME=user.name,

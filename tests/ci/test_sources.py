@@ -147,6 +147,7 @@ def test_branch_tag_and_merge_request_pipelines_and_pipelines_must_succeed(
     assert variables["CI_MERGE_REQUEST_TITLE"] == "Add the feature!"
     assert variables["CI_MERGE_REQUEST_LABELS"] == "backend"
     assert variables["CI_MERGE_REQUEST_EVENT_TYPE"] == "detached"
+    assert variables["CI_OPEN_MERGE_REQUESTS"] == f"{project.path_with_namespace}!{mr.iid}"
     assert variables["CI_MERGE_REQUEST_PROJECT_PATH"] == project.path_with_namespace
     assert variables["CI_MERGE_REQUEST_DIFF_BASE_SHA"] == mr.diff_refs["base_sha"]
     assert variables["CI_COMMIT_REF_NAME"] == "feature" and "CI_COMMIT_BRANCH" not in variables
