@@ -986,6 +986,11 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
         retried = _auto_retry(job)
         if retried:
             _clone_for_retry(job=job, user=job.user)
+    # workflow:auto_cancel:on_job_failure: all — one failure that is not allowed cancels the rest.
+    counts = job.status == Status.FAILED and not job.allow_failure and not retried
+    if counts and (job.pipeline.auto_cancel or {}).get("on_job_failure") == "all":
+        pipeline_cancel(pipeline=job.pipeline)
+        return job
     # A canceling job held its pipeline "canceling"; once it ends, the pipeline's status moves on.
     if retried or was_canceling or _pipeline_needs_processing(pipeline_id=job.pipeline_id):
         pipeline_process(pipeline=job.pipeline)

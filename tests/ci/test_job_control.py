@@ -171,6 +171,51 @@ def test_a_new_push_cancels_redundant_pipelines(
         pipeline.cancel()  # leave no pending job for other tests' instance runners
 
 
+FAIL_FAST_YAML = """\
+workflow:
+  auto_cancel:
+    on_job_failure: all
+stages: [build, test]
+build:
+  stage: build
+  script: [make]
+lint:
+  stage: build
+  allow_failure: true
+  script: [lint]
+slow:
+  stage: build
+  script: [sleep 600]
+test:
+  stage: test
+  script: [make test]
+"""
+
+
+def test_on_job_failure_all_cancels_the_rest_of_the_pipeline(
+    ci_server: LiveServer, ci_root: gitlab.Gitlab, git: Git, tmp_path: Path
+) -> None:
+    project = _project(ci_root)
+    _push(ci_server, git, project, tmp_path / "work", FAIL_FAST_YAML)
+    runner = _register(ci_server, ci_root, runner_type="project_type", project_id=project.id)
+    [pipeline] = _pipelines(project, 1)
+    build, lint, slow = runner.take("build"), runner.take("lint"), runner.take("slow")
+    for job in (build, lint, slow):
+        assert runner.update(job, "running").status_code == 200
+
+    # A failure that is allowed cancels nothing.
+    assert runner.update(lint, "failed", failure_reason="script_failure", exit_code=1).status_code == 200
+    assert {j.name: j.status for j in pipeline.jobs.list(get_all=True)}["slow"] == "running"
+
+    # One that is not cancels every job still going: the running one is told, the waiting one never runs.
+    assert runner.update(build, "failed", failure_reason="script_failure", exit_code=1).status_code == 200
+    statuses = {j.name: j.status for j in pipeline.jobs.list(get_all=True)}
+    assert statuses == {"build": "failed", "lint": "failed", "slow": "canceled", "test": "canceled"}
+    assert runner.update(slow, "running").status_code == 403  # this runner can't stop gracefully: it is over
+    assert project.pipelines.get(pipeline.id).status == "failed"
+    assert runner.request_job() is None
+
+
 def test_commit_statuses_from_an_external_ci(
     ci_server: LiveServer, ci_root: gitlab.Gitlab, git: Git, tmp_path: Path
 ) -> None:

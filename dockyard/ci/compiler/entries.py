@@ -387,7 +387,7 @@ def rules(  # noqa: PLR0915 - each check reports its own message, in GitLab's or
                     interruptible=rule.get("interruptible"),
                     variables=rule_vars,
                     needs=needs_def,
-                    auto_cancel=rule.get("auto_cancel"),
+                    auto_cancel=auto_cancel_entry(rule.get("auto_cancel"), f"{where}:auto_cancel", errors),
                 )
             )
     return tuple(out)
@@ -556,6 +556,28 @@ def policy(value: Any, location: str, errors: Errors) -> PolicyDef | None:
 
 
 # --- small keyed entries ---------------------------------------------------------------------------
+
+
+AUTO_CANCEL_OPTIONS = {
+    "on_new_commit": ("conservative", "interruptible", "none"),
+    "on_job_failure": ("none", "all"),
+}
+
+
+def auto_cancel_entry(value: Any, location: str, errors: Errors) -> dict[str, str] | None:
+    """``workflow:auto_cancel`` (or a workflow rule's): ``on_new_commit`` and ``on_job_failure``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        errors.add(location, "config", "should be a hash")
+        return None
+    if _unknown(value, tuple(AUTO_CANCEL_OPTIONS), location, errors):
+        return None
+    for key, allowed in AUTO_CANCEL_OPTIONS.items():
+        if key in value and value[key] not in allowed:
+            errors.add(location, key, f"must be one of: {', '.join(allowed)}")
+            return None
+    return dict(value)
 
 
 def _unknown(value: dict[str, Any], allowed: tuple[str, ...] | list[str], location: str, errors: Errors) -> bool:
@@ -1187,7 +1209,7 @@ def validate_root(  # noqa: PLR0915 - the root entry and its children, in GitLab
                 else:
                     workflow_name = workflow["name"]
             if "auto_cancel" in workflow:
-                auto_cancel = workflow["auto_cancel"] if isinstance(workflow["auto_cancel"], dict) else None
+                auto_cancel = auto_cancel_entry(workflow["auto_cancel"], "workflow:auto_cancel", errors)
 
     jobs: list[JobDef] = []
     visible = False

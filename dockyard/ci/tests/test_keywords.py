@@ -222,6 +222,27 @@ test:
     assert tag.status == "filtered"
 
 
+def test_workflow_auto_cancel() -> None:
+    text = "workflow:\n  auto_cancel:\n    on_new_commit: interruptible\n    on_job_failure: all\njob:\n  script: x\n"
+    plan = compile_ok(text).plan
+    assert plan is not None and plan.auto_cancel == {"on_new_commit": "interruptible", "on_job_failure": "all"}
+    ruled = (
+        "workflow:\n  auto_cancel:\n    on_job_failure: all\n  rules:\n    - if: $CI_COMMIT_BRANCH\n"
+        "      auto_cancel:\n        on_job_failure: none\njob:\n  script: x\n"
+    )
+    ruled_plan = compile_ok(ruled).plan
+    assert ruled_plan is not None and ruled_plan.auto_cancel == {"on_job_failure": "none"}
+    assert errors_of(text.replace("on_job_failure: all", "on_job_failure: some")) == (
+        "workflow:auto_cancel on job failure must be one of: none, all",
+    )
+    assert errors_of(text.replace("on_new_commit: interruptible", "on_new_commit: always")) == (
+        "workflow:auto_cancel on new commit must be one of: conservative, interruptible, none",
+    )
+    assert errors_of(text.replace("on_job_failure", "on_failure")) == (
+        "workflow:auto_cancel config contains unknown keys: on_failure",
+    )
+
+
 def test_workflow_rules_remove_only_default() -> None:
     text = "workflow:\n  rules:\n    - when: always\njob:\n  script: x\n"
     assert names(text, source="merge_request_event", ref="feature") == ["job"]
