@@ -90,12 +90,9 @@ def job_variables(*, job: Job, token: str, base: str, runner: Runner) -> list[di
     }
     if mr is not None:
         values.update(merge_request_variables(mr=mr, base=base))
-        if mr.source_project is not None:
-            values.update(open_merge_requests_variable(project=mr.source_project, branch=mr.source_branch))
     else:
         values["CI_COMMIT_TAG" if pipeline.tag else "CI_COMMIT_BRANCH"] = pipeline.ref
-        if not pipeline.tag:
-            values.update(open_merge_requests_variable(project=project, branch=pipeline.ref))
+    values.update(open_merge_requests_variable(project=project, ref=pipeline.ref, tag=pipeline.tag, merge_request=mr))
     if pipeline.name:
         values["CI_PIPELINE_NAME"] = pipeline.name
     values.update(

@@ -296,11 +296,19 @@ def merge_request_variables(*, mr: MergeRequest, base: str | None = None) -> dic
     return values
 
 
-def open_merge_requests_variable(*, project: Project, branch: str) -> dict[str, str]:
-    """GitLab's ``CI_OPEN_MERGE_REQUESTS``: up to four open merge requests whose source is this project's
-    branch, as ``target/path!iid``; absent when the branch has none."""
+def open_merge_requests_variable(
+    *, project: Project, ref: str, tag: bool, merge_request: MergeRequest | None
+) -> dict[str, str]:
+    """GitLab's ``CI_OPEN_MERGE_REQUESTS`` of a branch or merge request pipeline: up to four open merge
+    requests whose source is the branch, as ``target/path!iid``; absent when there are none."""
+    if merge_request is not None:
+        if merge_request.source_project is None:  # a deleted fork
+            return {}
+        project, ref = merge_request.source_project, merge_request.source_branch
+    elif tag:
+        return {}
     found = (
-        mr_selectors.open_for_source(project=project, branch=branch)
+        mr_selectors.open_for_source(project=project, branch=ref)
         .select_related("project__namespace")
         .order_by("id")[:4]
     )
@@ -348,13 +356,8 @@ def compile_context(
         "CI_COMMIT_REF_PROTECTED": "true" if protected else "false",
         "CI_PIPELINE_SOURCE": source,
         **mr_values,
+        **open_merge_requests_variable(project=project, ref=ref, tag=tag, merge_request=merge_request),
     }
-    if merge_request is not None and merge_request.source_project is not None:
-        predefined.update(
-            open_merge_requests_variable(project=merge_request.source_project, branch=merge_request.source_branch)
-        )
-    elif not tag:
-        predefined.update(open_merge_requests_variable(project=project, branch=ref))
     if user is not None:
         predefined.update(
             GITLAB_USER_ID=str(user.pk), GITLAB_USER_LOGIN=user.username, GITLAB_USER_NAME=user.name,
