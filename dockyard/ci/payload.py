@@ -41,7 +41,9 @@ def _repo_url(base: str, path: str, token: str) -> str:
     return f"{parts.scheme}://gitlab-ci-token:{quote(token, safe='')}@{parts.netloc}{parts.path}/{path}.git"
 
 
-def job_variables(*, job: Job, token: str, base: str, runner: Runner) -> list[dict[str, Any]]:
+def job_variables(
+    *, job: Job, token: str, base: str, runner: Runner, upstream: list[selectors.Upstream] | None = None
+) -> list[dict[str, Any]]:
     """GitLab's precedence, lowest first (the runner lets a later entry override an earlier one):
     predefined, the file's global then job variables, the dotenv reports of the jobs this one depends
     on, the instance's, the groups' (closest last), the project's, then the run's own variables."""
@@ -108,7 +110,7 @@ def job_variables(*, job: Job, token: str, base: str, runner: Runner) -> list[di
     out += [_var(k, v) for k, v in values.items()]
     out += [_var(v["key"], v["value"], raw=bool(v.get("raw"))) for v in pipeline.yaml_variables]
     out += [_var(v["key"], v["value"], raw=bool(v.get("raw"))) for v in options.get("yaml_variables", [])]
-    for dependency in selectors.dotenv_sources(job=job):
+    for dependency in selectors.upstream_jobs(job=job) if upstream is None else upstream:
         out += [_var(v["key"], v["value"]) for v in dependency.dotenv_variables]
     environment = (options.get("environment") or {}).get("name")
     for variable in selectors.variables_for_project(
@@ -240,12 +242,12 @@ def job_payload(*, job: Job, token: str, base: str, runner: Runner) -> dict[str,
                 "allow_failure": True,
             }
         )
+    upstream = selectors.upstream_jobs(job=job)
     dependencies = []
-    for dep in selectors.dependency_jobs(job=job):
-        archive = next(iter(dep.artifacts.all()), None)
-        entry: dict[str, Any] = {"id": dep.pk, "name": dep.name, "token": token}
-        if archive is not None:
-            entry["artifacts_file"] = {"filename": archive.filename, "size": archive.size}
+    for dep in upstream:
+        entry: dict[str, Any] = {"id": dep.job_id, "name": dep.name, "token": token}
+        if dep.archive is not None:
+            entry["artifacts_file"] = {"filename": dep.archive[0], "size": dep.archive[1]}
         dependencies.append(entry)
     return {
         "id": job.pk,
@@ -278,7 +280,7 @@ def job_payload(*, job: Job, token: str, base: str, runner: Runner) -> dict[str,
             "protected": pipeline.protected,
         },
         "runner_info": {"timeout": timeout, "runner_session_url": None},
-        "variables": job_variables(job=job, token=token, base=base, runner=runner),
+        "variables": job_variables(job=job, token=token, base=base, runner=runner, upstream=upstream),
         "steps": steps,
         "image": _image(options.get("image")),
         "services": _services(options.get("services") or []),

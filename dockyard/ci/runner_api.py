@@ -2,13 +2,13 @@
 
 Runners authenticate with their token in the body (``token``) and jobs with their job token (body
 ``token`` or the ``JOB-TOKEN`` header), never with a user's credentials, so these routes opt out of the
-API's token authentication. ``jobs/request`` and artifacts live in ``runner_http.py`` (native, streaming).
+API's token authentication. ``jobs/request``, artifacts, job updates and log chunks live in
+``runner_http.py`` (native: streaming, or called too often for Django's request stack).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,13 +16,11 @@ from ninja import Router
 
 from dockyard.accounts.auth import require_user
 from dockyard.ci import selectors, services
-from dockyard.ci.models import ON_RUNNER_STATUSES, Job, Runner, Status
+from dockyard.ci.models import Runner
 from dockyard.ci.schemas import RunnerBasic
 from dockyard.core.pagination import paginate
 
 router = Router(tags=["runner protocol"])
-TRACE_UPDATE_INTERVAL = "30"
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
 
 
 def _params(request: HttpRequest) -> dict[str, Any]:
@@ -136,66 +134,6 @@ def reset_token(request: HttpRequest) -> HttpResponse:
 @router.get("/runners/router/discovery", auth=None)
 def discovery(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"message": "501 Not Implemented"}, status=501)
-
-
-def _job_for_token(request: HttpRequest, job_id: int, params: dict[str, Any]) -> tuple[Job | None, HttpResponse | None]:
-    """GitLab's ``authenticate_job!``: the job's own token, and the job must be running."""
-    holder = selectors.runner_job_by_token(token=params.get("token") or request.headers.get("Job-Token"))
-    job = holder if holder is not None and holder.pk == job_id else selectors.runner_job_by_id(job_id=job_id)
-    if job is None:
-        return None, JsonResponse({"message": "404 Not Found"}, status=404)
-    if holder is None or holder.pk != job.pk:
-        return None, _forbidden()
-    if job.status not in ON_RUNNER_STATUSES:
-        return None, _forbidden(job.status)
-    return job, None
-
-
-@router.put("/jobs/{job_id}", auth=None)
-def update_job(request: HttpRequest, job_id: int) -> HttpResponse:
-    """The runner's status reports: ``running`` (keep-alive, cancel check), then ``success`` or ``failed``.
-    The answer's ``Job-Status`` tells the runner when the job was canceled (``canceling``: stop, run
-    ``after_script``, report; GitLab's graceful cancel)."""
-    params = _params(request)
-    job, refusal = _job_for_token(request, job_id, params)
-    if refusal is not None or job is None:
-        return refusal or _forbidden()
-    state = params.get("state")
-    if state in (None, "", "running", "pending"):
-        services.job_touch(job=job)
-    elif state in (Status.SUCCESS, Status.FAILED):
-        job = services.job_finish(
-            job=job, status=state, failure_reason=params.get("failure_reason"), exit_code=_int(params.get("exit_code"))
-        )
-    else:
-        return JsonResponse({"message": "400 Bad request - Unknown state"}, status=400)
-    response = HttpResponse("200", content_type="text/plain", status=200)
-    response["Job-Status"] = job.status
-    response["X-GitLab-Trace-Update-Interval"] = TRACE_UPDATE_INTERVAL
-    return response
-
-
-@router.patch("/jobs/{job_id}/trace", auth=None)
-def append_trace(request: HttpRequest, job_id: int) -> HttpResponse:
-    """A chunk of the job's log at byte ``start`` of ``Content-Range: start-end``."""
-    job, refusal = _job_for_token(request, job_id, {"token": request.GET.get("token")})
-    if refusal is not None or job is None:
-        return refusal or _forbidden()
-    content_range = request.headers.get("Content-Range", "")
-    match = _RANGE.match(content_range.strip())
-    if match is None:
-        return JsonResponse({"message": "400 Bad request - Missing header Content-Range"}, status=400)
-    try:
-        size = services.trace_append(job=job, start=int(match[1]), data=request.body)
-    except services.TraceRangeError as exc:
-        response = HttpResponse(status=416)
-        response["Range"] = f"0-{exc.size}"
-        return response
-    response = HttpResponse(status=202)
-    response["Job-Status"] = job.status
-    response["Range"] = f"0-{size}"
-    response["X-GitLab-Trace-Update-Interval"] = TRACE_UPDATE_INTERVAL
-    return response
 
 
 # ``GET /runners`` shares its path with the protocol's ``POST``/``DELETE /runners``, so it lives on this router.

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from dockyard.ci import payload, selectors, services
-from dockyard.ci.models import ON_RUNNER_STATUSES, Job
+from dockyard.ci.models import ON_RUNNER_STATUSES, Job, Status
 from dockyard.config.env import ENV
 from dockyard.core.errors import BadRequest
 from dockyard.core.middleware import observe
@@ -48,8 +48,13 @@ from dockyard.core.native import (
 from dockyard.core.storage import object_storage
 
 JOBS_REQUEST_ROUTE = re.compile(r"^/api/v4/jobs/request/?$")
+JOB_ROUTE = re.compile(r"^/api/v4/jobs/(?P<job_id>\d+)/?$")
+TRACE_ROUTE = re.compile(r"^/api/v4/jobs/(?P<job_id>\d+)/trace/?$")
 ARTIFACTS_ROUTE = re.compile(r"^/api/v4/jobs/(?P<job_id>\d+)/artifacts/?$")
 POLL_INTERVAL = 0.5
+TRACE_UPDATE_INTERVAL = b"30"
+MAX_TRACE_CHUNK = 16 * 1024 * 1024
+_RANGE = re.compile(r"^(\d+)-(\d+)$")
 MAX_REQUEST_BODY = 1024 * 1024
 MAX_ARTIFACT_SIZE = 1024 * 1024 * 1024
 ARTIFACT_TYPES = frozenset({"archive", "junit", "dotenv", "metadata", "trace", "cobertura", "codequality", "coverage"})
@@ -197,6 +202,145 @@ async def jobs_request(scope: Scope, receive: Receive, send: Send) -> None:
         status = 499
     finally:
         observe(scope["method"], "/api/v4/jobs/request", status, time.perf_counter() - started)
+
+
+# --- PUT /jobs/:id and PATCH /jobs/:id/trace ----------------------------------------------------------
+# Several calls per job from every runner: served here rather than through Django's middleware and
+# django-ninja, which cost more than the work itself (docs/decisions/0005-ci-dispatch.md).
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: Headers = field(default_factory=list)
+
+    @classmethod
+    def message(cls, status: int, text: str, job_status: str | None = None) -> _Answer:
+        answer = cls(status, json.dumps({"message": text}).encode())
+        if job_status:
+            answer.headers.append((b"job-status", job_status.encode()))
+        return answer
+
+
+def _running_job(*, job_id: int, token: str | None) -> tuple[Job | None, _Answer | None]:
+    """GitLab's ``authenticate_job!``: the job's own token, and the job must be on its runner."""
+    holder = selectors.runner_job_by_token(token=token)
+    job = holder if holder is not None and holder.pk == job_id else selectors.runner_job_by_id(job_id=job_id)
+    if job is None:
+        return None, _Answer.message(404, "404 Not Found")
+    if holder is None or holder.pk != job.pk:
+        return None, _Answer.message(403, "403 Forbidden")
+    if job.status not in ON_RUNNER_STATUSES:
+        return None, _Answer.message(403, "403 Forbidden", job.status)
+    return job, None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _update_job(*, job_id: int, params: dict[str, Any], token: str | None) -> _Answer:
+    """The runner's status reports: ``running`` (keep-alive, cancel check), then ``success`` or
+    ``failed``. ``Job-Status`` in the answer tells the runner when the job was canceled (``canceling``:
+    stop, run ``after_script``, report; GitLab's graceful cancel)."""
+    job, refusal = _running_job(job_id=job_id, token=token)
+    if refusal is not None or job is None:
+        return refusal or _Answer.message(403, "403 Forbidden")
+    state = params.get("state")
+    if state in (None, "", "running", "pending"):
+        services.job_touch(job=job)
+    elif state in (Status.SUCCESS, Status.FAILED):
+        job = services.job_finish(
+            job=job, status=state, failure_reason=params.get("failure_reason"), exit_code=_int(params.get("exit_code"))
+        )
+    else:
+        return _Answer.message(400, "400 Bad request - Unknown state")
+    headers = [(b"job-status", job.status.encode()), (b"x-gitlab-trace-update-interval", TRACE_UPDATE_INTERVAL)]
+    return _Answer(200, b"200", "text/plain", headers)
+
+
+def _append_trace(*, job_id: int, token: str | None, content_range: str, data: bytes) -> _Answer:
+    """A chunk of the job's log at byte ``start`` of ``Content-Range: start-end``: 202, or 416 with the
+    log's size in ``Range`` when the chunk does not continue the log."""
+    job, refusal = _running_job(job_id=job_id, token=token)
+    if refusal is not None or job is None:
+        return refusal or _Answer.message(403, "403 Forbidden")
+    match = _RANGE.match(content_range.strip())
+    if match is None:
+        return _Answer.message(400, "400 Bad request - Missing header Content-Range")
+    try:
+        size = services.trace_append(job=job, start=int(match[1]), data=data)
+    except services.TraceRangeError as exc:
+        return _Answer(416, headers=[(b"range", f"0-{exc.size}".encode())])
+    headers = [
+        (b"job-status", job.status.encode()),
+        (b"range", f"0-{size}".encode()),
+        (b"x-gitlab-trace-update-interval", TRACE_UPDATE_INTERVAL),
+    ]
+    return _Answer(202, headers=headers)
+
+
+async def _answer(send: Send, answer: _Answer) -> None:
+    headers = [(b"content-type", answer.content_type.encode()), (b"content-length", str(len(answer.body)).encode())]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers + answer.headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+async def job_update(scope: Scope, receive: Receive, send: Send) -> None:
+    """``PUT /api/v4/jobs/:id`` (other methods on this path are the jobs API, in Django)."""
+    started = time.perf_counter()
+    answer = _Answer(499)
+    try:
+        match = JOB_ROUTE.match(scope["path"])
+        assert match is not None
+        headers = request_headers(scope)
+        try:
+            body = await read_body(receive, MAX_REQUEST_BODY)
+        except BodyTooLarge:
+            answer = _Answer.message(413, "413 Request Entity Too Large")
+        else:
+            # Grape reads parameters from the body over the query string.
+            params: dict[str, Any] = {**_query(scope), **_parse_params(body, headers.get("content-type", ""))}
+            token = params.get("token") or headers.get("job-token")
+            answer = await run_db(_update_job, job_id=int(match["job_id"]), params=params, token=token)
+        await _answer(send, answer)
+    except ClientDisconnected:
+        answer = _Answer(499)
+    finally:
+        observe("PUT", "/api/v4/jobs/<job_id>", answer.status, time.perf_counter() - started)
+
+
+async def job_trace(scope: Scope, receive: Receive, send: Send) -> None:
+    """``PATCH /api/v4/jobs/:id/trace`` (``GET`` of the same path is the jobs API's, in Django)."""
+    started = time.perf_counter()
+    answer = _Answer(499)
+    try:
+        match = TRACE_ROUTE.match(scope["path"])
+        assert match is not None
+        headers = request_headers(scope)
+        try:
+            data = await read_body(receive, MAX_TRACE_CHUNK)
+        except BodyTooLarge:
+            answer = _Answer.message(413, "413 Request Entity Too Large")
+        else:
+            token = _query(scope).get("token") or headers.get("job-token")
+            answer = await run_db(
+                _append_trace,
+                job_id=int(match["job_id"]),
+                token=token,
+                content_range=headers.get("content-range", ""),
+                data=data,
+            )
+        await _answer(send, answer)
+    except ClientDisconnected:
+        answer = _Answer(499)
+    finally:
+        observe("PATCH", "/api/v4/jobs/<job_id>/trace", answer.status, time.perf_counter() - started)
 
 
 # --- artifacts -------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from dockyard.accounts.models import User
@@ -27,6 +29,7 @@ from dockyard.ci.models import (
     token_digest,
 )
 from dockyard.core.errors import BadRequest, NotFound
+from dockyard.core.prepared import Prepared, padded
 from dockyard.merge_requests.models import MergeRequest
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
@@ -218,7 +221,36 @@ def runner_job_by_token(*, token: str | None) -> Job | None:
     than running it, and these calls come many times per job."""
     if not token:
         return None
-    return Job.objects.filter(token_digest=token_digest(token)).first()
+    return _JOB_BY_TOKEN.one(token_digest(token))
+
+
+# The runner protocol's own queries run hundreds of times a second: compiled once (core/prepared.py).
+_JOB_BY_TOKEN: Prepared[Job] = Prepared(lambda digest: Job.objects.filter(token_digest=digest)[:1])
+
+
+def job_locked(*, job_id: int) -> Job:
+    """The job's row, locked until the transaction ends (Job.DoesNotExist when it is gone)."""
+    job = _JOB_LOCKED.one(job_id)
+    if job is None:
+        raise Job.DoesNotExist(f"job {job_id} does not exist")
+    return job
+
+
+def unfinished_job_statuses(*, pipeline_id: int) -> set[str]:
+    """Which of created, pending and running the pipeline's latest jobs are in."""
+    return set(_UNFINISHED_STATUSES.all(pipeline_id))
+
+
+_JOB_LOCKED: Prepared[Job] = Prepared(lambda job_id: Job.objects.select_for_update().filter(pk=job_id)[:1])
+_UNFINISHED_STATUSES: Prepared[str] = Prepared(
+    lambda pipeline_id: (
+        Job.objects.filter(
+            pipeline_id=pipeline_id, retried=False, status__in=(Status.CREATED, Status.PENDING, Status.RUNNING)
+        )
+        .values_list("status", flat=True)
+        .distinct()
+    )
+)
 
 
 def runner_job_by_id(*, job_id: int) -> Job | None:
@@ -233,29 +265,62 @@ def job_token_git_user(secret: str) -> tuple[User, int] | None:
     return job.user, job.project_id
 
 
-def job_ids_in_pipeline_before(*, job: Job) -> QuerySet[Job]:
-    """The jobs whose artifacts ``job`` receives (``dependencies``, ``needs``, or every earlier stage)."""
-    qs = Job.objects.filter(pipeline_id=job.pipeline_id, retried=False, status=Status.SUCCESS)
-    dependencies = job.options.get("dependencies")
-    if dependencies is not None:
-        return qs.filter(name__in=dependencies)
-    if job.needs is not None:
-        return qs.filter(name__in=[n["name"] for n in job.needs if n.get("artifacts", True)])
-    return qs.filter(stage_idx__lt=job.stage_idx)
+@dataclass(frozen=True)
+class Upstream:
+    """A job whose artifacts (``archive``) and ``dotenv`` variables a starting job receives."""
+
+    job_id: int
+    name: str
+    dotenv_variables: list[dict[str, str]]
+    archive: tuple[str, int] | None  # (filename, size)
 
 
-def dependency_jobs(*, job: Job) -> list[Job]:
-    qs = job_ids_in_pipeline_before(job=job).prefetch_related(
-        Prefetch("artifacts", queryset=JobArtifact.objects.filter(file_type="archive"))
+_UPSTREAM_COLUMNS = ("id", "name", "dotenv_variables")
+
+
+def _successful_jobs(pipeline_id: int) -> QuerySet[Job]:
+    return Job.objects.filter(pipeline_id=pipeline_id, retried=False, status=Status.SUCCESS)
+
+
+_UPSTREAM_BY_STAGE: Prepared[tuple[int, str, list[dict[str, str]]]] = Prepared(
+    lambda pipeline_id, stage_idx: (
+        _successful_jobs(pipeline_id)
+        .filter(stage_idx__lt=stage_idx)
+        .order_by("stage_idx", "id")
+        .values_list(*_UPSTREAM_COLUMNS)
     )
-    return list(qs.order_by("stage_idx", "id"))
+)
+_UPSTREAM_BY_NAME: Prepared[tuple[int, str, list[dict[str, str]]]] = Prepared(
+    lambda pipeline_id, names: (
+        _successful_jobs(pipeline_id).filter(name__in=names).order_by("stage_idx", "id").values_list(*_UPSTREAM_COLUMNS)
+    )
+)
 
 
-def dotenv_sources(*, job: Job) -> list[Job]:
-    """The jobs whose ``dotenv`` report variables ``job`` inherits (those it takes artifacts from),
-    in stage order so that a later job's value wins."""
-    qs = job_ids_in_pipeline_before(job=job).only("id", "stage_idx", "dotenv_variables")
-    return [dep for dep in qs.order_by("stage_idx", "id") if dep.dotenv_variables]
+def upstream_jobs(*, job: Job) -> list[Upstream]:
+    """The jobs ``job`` takes artifacts and dotenv variables from, in stage order (a later job's dotenv
+    value wins): one query, and one more for their archives when there are any."""
+    dependencies = job.options.get("dependencies")
+    if dependencies is None and job.needs is not None:
+        dependencies = [n["name"] for n in job.needs if n.get("artifacts", True)]
+    if dependencies is None:
+        rows = _UPSTREAM_BY_STAGE.all(job.pipeline_id, job.stage_idx)
+    elif dependencies:
+        rows = _UPSTREAM_BY_NAME.all(job.pipeline_id, [str(name) for name in dependencies])
+    else:
+        rows = []
+    if not rows:
+        return []
+    archives = {
+        job_id: (filename, size)
+        for job_id, filename, size in JobArtifact.objects.filter(
+            job_id__in=[row[0] for row in rows], file_type="archive"
+        ).values_list("job_id", "filename", "size")
+    }
+    return [
+        Upstream(job_id=pk, name=name, dotenv_variables=dotenv or [], archive=archives.get(pk))
+        for pk, name, dotenv in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -271,18 +336,55 @@ def pending_job_candidates(*, runner: Runner, after_id: int = 0) -> list[Candida
     """The oldest pending jobs of the projects this runner serves, as small rows; what SQL can decide
     portably (untagged jobs for a runner without tags, protected refs) is filtered here, tag subsets
     are checked by the caller."""
-    qs = Job.objects.filter(status=Status.PENDING, pk__gt=after_id, external=False)
-    if runner.runner_type == Runner.Type.PROJECT:
-        qs = qs.filter(project__in=runner.projects.values("pk"))
-    elif runner.runner_type == Runner.Type.GROUP:
+    untagged_only = not runner.tag_list
+    protected_only = runner.access_level == Runner.AccessLevel.REF_PROTECTED
+    if runner.runner_type == Runner.Type.GROUP:
         traversal = runner.namespace.traversal if runner.namespace else "/-/"
-        qs = qs.filter(project__namespace__traversal__startswith=traversal)
-    if not runner.tag_list:
-        qs = qs.filter(tag_list=[])
-    if runner.access_level == Runner.AccessLevel.REF_PROTECTED:
-        qs = qs.filter(pipeline__protected=True)
-    rows = qs.order_by("id").values_list("id", "tag_list", "pipeline__protected")[:CANDIDATES_PAGE]
+        qs = _candidates(runner.runner_type, untagged_only, protected_only, after_id)
+        rows = list(qs.filter(project__namespace__traversal__startswith=traversal))
+    else:
+        key = (runner.runner_type, untagged_only, protected_only)
+        prepared = _CANDIDATES.get(key)
+        if prepared is None:  # project runners: jobs of their projects; instance runners: all jobs
+            prepared = _CANDIDATES.setdefault(
+                key, Prepared(lambda after, runner_id=None: _candidates(*key, after, runner_id=runner_id))
+            )
+        project = runner.runner_type == Runner.Type.PROJECT
+        rows = prepared.all(after_id, runner.pk) if project else prepared.all(after_id)
     return [Candidate(job_id=pk, tag_list=tags or [], protected=protected) for pk, tags, protected in rows]
+
+
+def _candidates(
+    runner_type: str, untagged_only: bool, protected_only: bool, after_id: int, *, runner_id: int | None = None
+) -> QuerySet[Any]:
+    qs = Job.objects.filter(status=Status.PENDING, pk__gt=after_id, external=False)
+    if runner_type == Runner.Type.PROJECT:
+        served = Runner.projects.through.objects.filter(runner_id=runner_id or 0).values("project_id")
+        qs = qs.filter(project__in=served)
+    if untagged_only:
+        qs = qs.filter(tag_list=[])
+    if protected_only:
+        qs = qs.filter(pipeline__protected=True)
+    return qs.order_by("id").values_list("id", "tag_list", "pipeline__protected")[:CANDIDATES_PAGE]
+
+
+_CANDIDATES: dict[tuple[str, bool, bool], Prepared[tuple[int, list[str], bool]]] = {}
+
+
+def pending_job_to_start(*, job_ids: Sequence[int]) -> Job | None:
+    """The first of ``job_ids`` still pending, locked for its start (``SKIP LOCKED``: a job another runner
+    is taking right now is passed over), with what the runner's payload reads."""
+    return _JOB_TO_START.one(padded(list(job_ids), CANDIDATES_PAGE))
+
+
+_JOB_TO_START: Prepared[Job] = Prepared(
+    lambda ids: (
+        Job.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))
+        .select_related("pipeline", "project__namespace", "user")
+        .filter(pk__in=ids, status=Status.PENDING)
+        .order_by("id")[:1]
+    )
+)
 
 
 @dataclass
@@ -368,11 +470,19 @@ def job_can_download_artifacts(*, downloader: Job, job: Job) -> bool:
 def runner_by_token(*, token: str | None) -> Runner | None:
     if not token:
         return None
-    return Runner.objects.select_related("namespace").filter(token_digest=token_digest(token)).first()
+    return _RUNNER_BY_TOKEN.one(token_digest(token))
 
 
 def manager_for(*, runner: Runner, system_id: str) -> RunnerManager | None:
-    return RunnerManager.objects.filter(runner=runner, system_id=system_id).first()
+    return _MANAGER.one(runner.pk, system_id)
+
+
+_RUNNER_BY_TOKEN: Prepared[Runner] = Prepared(
+    lambda digest: Runner.objects.select_related("namespace").filter(token_digest=digest)[:1]
+)
+_MANAGER: Prepared[RunnerManager] = Prepared(
+    lambda runner_id, system_id: RunnerManager.objects.filter(runner_id=runner_id, system_id=system_id)[:1]
+)
 
 
 @dataclass
@@ -498,18 +608,30 @@ def variables_for_project(*, project: Project, protected: bool, environment: str
     environment scope over a wildcard, the project over its groups over the instance)."""
     groups = project.namespace.ancestor_ids if project.namespace.kind == Namespace.Kind.GROUP else []
     depth = {group_id: index for index, group_id in enumerate(groups)}
-    qs = Variable.objects.filter(
-        Q(project=project) | Q(group_id__in=groups) | Q(project__isnull=True, group__isnull=True)
-    )
-    if not protected:
-        qs = qs.filter(protected=False)
-    rows = [v for v in qs if environment_scope_matches(v.environment_scope, environment)]
+    if len(groups) < MAX_GROUP_DEPTH:  # one compiled query for every project (0 is no group's id)
+        prepared = _VARIABLES_PROTECTED if protected else _VARIABLES_UNPROTECTED
+        found = prepared.all(project.pk, padded([*groups, 0], MAX_GROUP_DEPTH))
+    else:
+        found = list(_variables(project.pk, groups, protected))
+    rows = [v for v in found if environment_scope_matches(v.environment_scope, environment)]
 
     def rank(v: Variable) -> tuple[int, int, int, int]:
         level = 2 if v.project_id else 1 if v.group_id else 0
         return (level, depth.get(v.group_id or 0, 0), _scope_rank(v.environment_scope), v.pk)
 
     return sorted(rows, key=rank)
+
+
+def _variables(project_id: int, group_ids: list[int], protected: bool) -> QuerySet[Variable]:
+    qs = Variable.objects.filter(
+        Q(project_id=project_id) | Q(group_id__in=group_ids) | Q(project__isnull=True, group__isnull=True)
+    )
+    return qs if protected else qs.filter(protected=False)
+
+
+MAX_GROUP_DEPTH = 21  # GitLab allows 20 levels of subgroups
+_VARIABLES_PROTECTED: Prepared[Variable] = Prepared(lambda project_id, groups: _variables(project_id, groups, True))
+_VARIABLES_UNPROTECTED: Prepared[Variable] = Prepared(lambda project_id, groups: _variables(project_id, groups, False))
 
 
 def jobs_by_pipeline(*, pipelines: Sequence[Pipeline]) -> dict[int, list[Job]]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from dockyard.accounts.models import User
@@ -49,6 +49,7 @@ from dockyard.ci.models import (
 )
 from dockyard.core.errors import BadRequest, DockyardError, Forbidden, NotFound, ValidationFailed, check
 from dockyard.core.logging import get_logger
+from dockyard.core.prepared import save_fields
 from dockyard.core.storage import object_storage
 from dockyard.merge_requests import selectors as mr_selectors
 from dockyard.merge_requests.models import MergeRequest
@@ -307,12 +308,7 @@ def open_merge_requests_variable(
         project, ref = merge_request.source_project, merge_request.source_branch
     elif tag:
         return {}
-    found = (
-        mr_selectors.open_for_source(project=project, branch=ref)
-        .select_related("project__namespace")
-        .order_by("id")[:4]
-    )
-    names = [f"{mr.project.full_path}!{mr.iid}" for mr in found]
+    names = mr_selectors.open_from_branch_names(project_id=project.pk, branch=ref)
     return {"CI_OPEN_MERGE_REQUESTS": ",".join(names)} if names else {}
 
 
@@ -730,7 +726,7 @@ def _job_hook(job: Job) -> None:
         fresh = Job.objects.select_related("pipeline__project__namespace", "user", "runner").get(pk=job_id)
         return job_payload.build(job=fresh, base=base)
 
-    webhooks.hook_event_emit(project=job.project, scope="job_hooks", payload_builder=payload)
+    webhooks.hook_event_emit(project=job.project_id, scope="job_hooks", payload_builder=payload)
 
 
 def _latest_jobs(pipeline: Pipeline) -> list[Job]:
@@ -920,10 +916,7 @@ def job_request(*, runner: Runner, manager: RunnerManager | None) -> Assignment 
 def job_start(*, job_ids: Sequence[int], runner: Runner, manager: RunnerManager | None) -> Assignment | None:
     """The first of ``job_ids`` still pending goes pending → running on ``runner``, with a fresh job
     token; None when other runners took them all first."""
-    qs = Job.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))
-    # The relations the runner's payload reads come along (only the job's row is locked).
-    qs = qs.select_related("pipeline", "project__namespace", "user")
-    job = qs.filter(pk__in=job_ids, status=Status.PENDING).order_by("id").first()
+    job = selectors.pending_job_to_start(job_ids=job_ids)
     if job is None:
         return None
     token = _new_secret(JOB_TOKEN_PREFIX)
@@ -934,7 +927,7 @@ def job_start(*, job_ids: Sequence[int], runner: Runner, manager: RunnerManager 
     job.token_digest = token_digest(token)
     job.started_at = now
     job.updated_at = now
-    job.save(update_fields=["status", "runner", "runner_manager", "token_digest", "started_at", "updated_at"])
+    save_fields(job, ["status", "runner", "runner_manager", "token_digest", "started_at", "updated_at"])
     _job_hook(job)
     # A running job makes its pipeline running whatever its other jobs do (``composite_status``), so only
     # the first job to start needs the pipeline's lock: later ones leave the row alone instead of queuing
@@ -969,7 +962,7 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
     on the pipeline's row.
     """
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job.pk)
+        job = selectors.job_locked(job_id=job.pk)
         if job.status not in (Status.RUNNING, Status.PENDING, Status.CANCELING):
             return job
         was_canceling = job.status == Status.CANCELING
@@ -984,7 +977,7 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
             job.failure_reason = failure_reason if failure_reason in FAILURE_REASONS else "unknown_failure"
             if exit_code is not None and exit_code in (job.allow_failure_exit_codes or []):
                 job.allow_failure = True
-        job.save()
+        save_fields(job, ["status", "finished_at", "updated_at", "exit_code", "failure_reason", "allow_failure"])
         _job_hook(job)
         retried = _auto_retry(job)
         if retried:
@@ -1005,13 +998,7 @@ def _pipeline_needs_processing(*, pipeline_id: int) -> bool:
     predecessors, and some job is still pending or running, which keeps the pipeline ``running``
     whatever the others did (``composite_status``). Read after the caller's commit, so of jobs
     finishing at the same time the last to commit always sees the others done and processes."""
-    statuses = set(
-        Job.objects.filter(
-            pipeline_id=pipeline_id, retried=False, status__in=(Status.CREATED, Status.PENDING, Status.RUNNING)
-        )
-        .values_list("status", flat=True)
-        .distinct()
-    )
+    statuses = selectors.unfinished_job_statuses(pipeline_id=pipeline_id)
     return Status.CREATED in statuses or not statuses & {Status.PENDING, Status.RUNNING}
 
 
@@ -1613,7 +1600,7 @@ def runner_heartbeat(
         for k, v in (info or {}).items()
         if k in ("name", "version", "revision", "platform", "architecture", "executor", "features", "config")
     }
-    manager = RunnerManager.objects.filter(runner=runner, system_id=system_id[:64]).first()
+    manager = selectors.manager_for(runner=runner, system_id=system_id[:64])
     if manager is None:
         manager, _ = RunnerManager.objects.get_or_create(
             runner=runner, system_id=system_id[:64], defaults={"info": kept, "ip_address": ip_address}

@@ -29,8 +29,9 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# (compiled path pattern, handler) pairs, tried in order before falling through to Django.
-NATIVE_ROUTES: list[tuple[re.Pattern[str], ASGIApp]] = []
+# (compiled path pattern, handler, the methods it serves or None for all), tried in order before falling
+# through to Django.
+NATIVE_ROUTES: list[tuple[re.Pattern[str], ASGIApp, frozenset[str] | None]] = []
 
 _KEEP_ENCODED = re.compile(r"%(?:2[Ff]|25)")
 
@@ -66,8 +67,8 @@ class Router:
         raw = scope.get("raw_path")
         if raw and path.startswith("/api/"):
             scope = {**scope, "path": api_path(raw.split(b"?", 1)[0])}
-        for pattern, handler in NATIVE_ROUTES:
-            if pattern.match(path):
+        for pattern, handler, methods in NATIVE_ROUTES:
+            if pattern.match(path) and (methods is None or scope["method"] in methods):
                 await handler(scope, receive, send)
                 return
         await self.django(scope, receive, send)
@@ -90,13 +91,15 @@ def _register_native_routes() -> None:
     from dockyard.repos.lfs import ROUTE as LFS_ROUTE
     from dockyard.repos.lfs import lfs_http
 
-    NATIVE_ROUTES.append((LFS_ROUTE, lfs_http))  # before git's: both live under ``<project>.git/``
-    NATIVE_ROUTES.append((GIT_ROUTE, smart_http))
+    NATIVE_ROUTES.append((LFS_ROUTE, lfs_http, None))  # before git's: both live under ``<project>.git/``
+    NATIVE_ROUTES.append((GIT_ROUTE, smart_http, None))
 
-    from dockyard.ci.runner_http import ARTIFACTS_ROUTE, JOBS_REQUEST_ROUTE, job_artifacts, jobs_request
+    from dockyard.ci import runner_http
 
-    NATIVE_ROUTES.append((JOBS_REQUEST_ROUTE, jobs_request))
-    NATIVE_ROUTES.append((ARTIFACTS_ROUTE, job_artifacts))
+    NATIVE_ROUTES.append((runner_http.JOBS_REQUEST_ROUTE, runner_http.jobs_request, None))
+    NATIVE_ROUTES.append((runner_http.JOB_ROUTE, runner_http.job_update, frozenset({"PUT"})))
+    NATIVE_ROUTES.append((runner_http.TRACE_ROUTE, runner_http.job_trace, frozenset({"PATCH"})))
+    NATIVE_ROUTES.append((runner_http.ARTIFACTS_ROUTE, runner_http.job_artifacts, None))
 
 
 def _max_body() -> int:

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 
 from dockyard.accounts.models import User
 from dockyard.core.errors import BadRequest, NotFound
+from dockyard.core.prepared import Prepared
 from dockyard.core.visibility import Visibility
 from dockyard.merge_requests.models import MergeRequest, MergeRequestApproval, MergeRequestDiff
 from dockyard.namespaces.models import Namespace
@@ -270,6 +271,21 @@ def approvals(*, merge_request: MergeRequest) -> list[MergeRequestApproval]:
 
 def open_for_source(*, project: Project, branch: str) -> QuerySet[MergeRequest]:
     return MergeRequest.objects.filter(source_project=project, source_branch=branch, state=MergeRequest.State.OPENED)
+
+
+def open_from_branch_names(*, project_id: int, branch: str) -> list[str]:
+    """Up to four open merge requests from ``branch``, oldest first, as ``group/project!iid`` (GitLab's
+    ``CI_OPEN_MERGE_REQUESTS``; read for every job a runner takes, so compiled once)."""
+    return [f"{namespace}/{path}!{iid}" for namespace, path, iid in _OPEN_FROM_BRANCH.all(project_id, branch)]
+
+
+_OPEN_FROM_BRANCH: Prepared[tuple[str, str, int]] = Prepared(
+    lambda project_id, branch: (
+        MergeRequest.objects.filter(source_project_id=project_id, source_branch=branch, state=MergeRequest.State.OPENED)
+        .order_by("id")
+        .values_list("project__namespace__full_path", "project__path", "iid")[:4]
+    )
+)
 
 
 def open_for_target(*, project: Project, branch: str) -> QuerySet[MergeRequest]:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from dockyard.core.errors import NotFound
 from dockyard.core.glob import wildcard_match
+from dockyard.core.prepared import Prepared
 from dockyard.namespaces.models import Namespace
 from dockyard.projects.models import Project
 from dockyard.webhooks.models import (
@@ -99,9 +100,14 @@ def system_hooks_for(*, scope: str | None = None) -> list[WebHook]:
 
 def hooks_may_exist_for(*, project_id: int) -> bool:
     """A cheap first check before any work for an event: is there a hook that could receive it?"""
-    return WebHook.objects.filter(
+    return bool(_MAY_EXIST.all(project_id))
+
+
+_MAY_EXIST: Prepared[tuple[int]] = Prepared(
+    lambda project_id: WebHook.objects.filter(
         Q(project_id=project_id) | Q(kind__in=[WebHook.Kind.GROUP, WebHook.Kind.SYSTEM])
-    ).exists()
+    ).values_list("id")[:1]
+)
 
 
 def system_hooks_exist() -> bool:

@@ -82,14 +82,22 @@ OTHER_FIELDS = ("name", "description", "enable_ssl_verification", "push_events_b
 # --- sending events ------------------------------------------------------------------------------------
 
 
-def hook_event_emit(*, project: Project, scope: str, payload_builder: PayloadBuilder) -> None:
-    """Queue ``scope`` deliveries to ``project``'s (and its groups') hooks once the transaction commits."""
+def hook_event_emit(*, project: Project | int, scope: str, payload_builder: PayloadBuilder) -> None:
+    """Queue ``scope`` deliveries to ``project``'s (and its groups') hooks once the transaction commits.
+    ``project`` may be given by id: it is only loaded when some hook could receive the event (CI jobs
+    change status several times each, and most projects have no hooks)."""
     if scope not in selectors.SCOPE_FLAGS:
         raise ValueError(f"unknown hook scope {scope!r}")
     base = external_base()
 
     def emit() -> None:
-        hooks = selectors.hooks_for_project_event(project=project, scope=scope)
+        project_id = project if isinstance(project, int) else project.pk
+        if not selectors.hooks_may_exist_for(project_id=project_id):
+            return
+        loaded = (
+            project if isinstance(project, Project) else Project.objects.select_related("namespace").get(pk=project)
+        )
+        hooks = selectors.hooks_for_project_event(project=loaded, scope=scope)
         # System hooks that asked for this kind of event (merge requests) get the same payload.
         system = selectors.system_hooks_for(scope=scope) if scope in selectors.SYSTEM_SCOPE_FLAGS else []
         if hooks or system:

@@ -232,6 +232,12 @@ def test_push_pipeline_runner_protocol_through_to_the_end(
     gap = runner.trace(build, 100, b"lost")
     assert gap.status_code == 416 and gap.headers["Range"] == "0-7"
     assert runner.trace(build, 7, b"built\n").status_code == 202
+    odd = runner.update(build, "sleeping")
+    assert odd.status_code == 400 and odd.json() == {"message": "400 Bad request - Unknown state"}
+    assert runner.update({**build, "id": build["id"] + 10_000}, "running").json() == {"message": "404 Not Found"}
+    assert runner.update({**build, "token": "glcbt-wrong"}, "running").status_code == 403
+    assert project.jobs.get(build["id"]).status == "running"
+    assert project.jobs.get(build["id"]).trace() == b"$ make\nbuilt\n"
 
     # While the job runs its token clones its own project over HTTP, and nothing else.
     clone = git.run("clone", "-q", build["git_info"]["repo_url"], str(tmp_path / "ci-clone"), check=False)
