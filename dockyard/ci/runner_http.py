@@ -46,6 +46,7 @@ from dockyard.core.native import (
     stream,
 )
 from dockyard.core.storage import object_storage
+from dockyard.core.urls import bind_base
 
 JOBS_REQUEST_ROUTE = re.compile(r"^/api/v4/jobs/request/?$")
 JOB_ROUTE = re.compile(r"^/api/v4/jobs/(?P<job_id>\d+)/?$")
@@ -244,10 +245,12 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _update_job(*, job_id: int, params: dict[str, Any], token: str | None) -> _Answer:
+def _update_job(*, job_id: int, params: dict[str, Any], token: str | None, base: str) -> _Answer:
     """The runner's status reports: ``running`` (keep-alive, cancel check), then ``success`` or
     ``failed``. ``Job-Status`` in the answer tells the runner when the job was canceled (``canceling``:
-    stop, run ``after_script``, report; GitLab's graceful cancel)."""
+    stop, run ``after_script``, report; GitLab's graceful cancel). ``base`` is the server's address as
+    the runner called it, for the links in what finishing queues (pipeline mails, hooks)."""
+    bind_base(base)
     job, refusal = _running_job(job_id=job_id, token=token)
     if refusal is not None or job is None:
         return refusal or _Answer.message(403, "403 Forbidden")
@@ -307,7 +310,13 @@ async def job_update(scope: Scope, receive: Receive, send: Send) -> None:
             # Grape reads parameters from the body over the query string.
             params: dict[str, Any] = {**_query(scope), **_parse_params(body, headers.get("content-type", ""))}
             token = params.get("token") or headers.get("job-token")
-            answer = await run_db(_update_job, job_id=int(match["job_id"]), params=params, token=token)
+            answer = await run_db(
+                _update_job,
+                job_id=int(match["job_id"]),
+                params=params,
+                token=token,
+                base=external_base(scope, headers),
+            )
         await _answer(send, answer)
     except ClientDisconnected:
         answer = _Answer(499)

@@ -377,6 +377,38 @@ def pending_job_to_start(*, job_ids: Sequence[int]) -> Job | None:
     return _JOB_TO_START.one(padded(list(job_ids), CANDIDATES_PAGE))
 
 
+def take_pending_job_postgres(
+    *, job_ids: Sequence[int], runner_id: int, manager_id: int | None, digest: str, now: dt.datetime
+) -> int | None:
+    """PostgreSQL: the first of ``job_ids`` still pending and not being taken by another runner becomes
+    running on this runner, in one statement; its id, or None."""
+    ids = padded(list(job_ids), CANDIDATES_PAGE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TAKE_SQL, [Status.RUNNING.value, runner_id, manager_id, digest, now, now, ids, Status.PENDING.value]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+_TAKE_SQL = """
+UPDATE ci_job SET status = %s, runner_id = %s, runner_manager_id = %s, token_digest = %s, started_at = %s,
+    updated_at = %s
+WHERE id = (
+    SELECT id FROM ci_job WHERE id = ANY(%s) AND status = %s ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+
+def job_to_run(*, job_id: int) -> Job | None:
+    """A job just started, with what the runner's payload reads."""
+    return _JOB_TO_RUN.one(job_id)
+
+
+_JOB_TO_RUN: Prepared[Job] = Prepared(
+    lambda job_id: Job.objects.select_related("pipeline", "project__namespace", "user").filter(pk=job_id)[:1]
+)
 _JOB_TO_START: Prepared[Job] = Prepared(
     lambda ids: (
         Job.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",))

@@ -21,6 +21,11 @@ def bind_request(request: HttpRequest) -> None:
         _base.set(f"{request.scheme}://{request.get_host()}")
 
 
+def bind_base(base: str) -> None:
+    """For handlers outside Django (``config.asgi``'s native routes): the base they computed."""
+    _base.set(base)
+
+
 def external_base(request: HttpRequest | None = None) -> str:
     if ENV.external_url:
         return ENV.external_url
