@@ -113,13 +113,17 @@ async def _wait_for_jobs(seconds: float) -> bool:
 def _request_job(
     *, token: str | None, system_id: str | None, info: Any, ip: str, base: str, heartbeat: bool
 ) -> tuple[int, dict[str, Any] | None]:
-    runner = selectors.runner_by_token(token=token)
+    runner, known = selectors.runner_and_manager(token=token, system_id=system_id)
     if runner is None:
         return 403, None
     manager = None
     if heartbeat or system_id:
         manager = services.runner_heartbeat(
-            runner=runner, system_id=system_id, info=info if isinstance(info, dict) else None, ip_address=ip
+            runner=runner,
+            system_id=system_id,
+            info=info if isinstance(info, dict) else None,
+            ip_address=ip,
+            manager=known,
         )
     assignment = services.job_request(runner=runner, manager=manager)
     if assignment is None:
@@ -251,18 +255,21 @@ def _update_job(*, job_id: int, params: dict[str, Any], token: str | None, base:
     stop, run ``after_script``, report; GitLab's graceful cancel). ``base`` is the server's address as
     the runner called it, for the links in what finishing queues (pipeline mails, hooks)."""
     bind_base(base)
-    job, refusal = _running_job(job_id=job_id, token=token)
-    if refusal is not None or job is None:
-        return refusal or _Answer.message(403, "403 Forbidden")
     state = params.get("state")
-    if state in (None, "", "running", "pending"):
-        services.job_touch(job=job)
-    elif state in (Status.SUCCESS, Status.FAILED):
-        job = services.job_finish(
-            job=job, status=state, failure_reason=params.get("failure_reason"), exit_code=_int(params.get("exit_code"))
-        )
-    else:
-        return _Answer.message(400, "400 Bad request - Unknown state")
+    exit_code = _int(params.get("exit_code"))
+    job = services.job_succeed_by_token(job_id=job_id, token=token, exit_code=exit_code) if state == "success" else None
+    if job is None:
+        job, refusal = _running_job(job_id=job_id, token=token)
+        if refusal is not None or job is None:
+            return refusal or _Answer.message(403, "403 Forbidden")
+        if state in (None, "", "running", "pending"):
+            services.job_touch(job=job)
+        elif state in (Status.SUCCESS, Status.FAILED):
+            job = services.job_finish(
+                job=job, status=state, failure_reason=params.get("failure_reason"), exit_code=exit_code
+            )
+        else:
+            return _Answer.message(400, "400 Bad request - Unknown state")
     headers = [(b"job-status", job.status.encode()), (b"x-gitlab-trace-update-interval", TRACE_UPDATE_INTERVAL)]
     return _Answer(200, b"200", "text/plain", headers)
 

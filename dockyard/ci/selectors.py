@@ -509,8 +509,29 @@ def manager_for(*, runner: Runner, system_id: str) -> RunnerManager | None:
     return _MANAGER.one(runner.pk, system_id)
 
 
+def runner_and_manager(*, token: str | None, system_id: str | None) -> tuple[Runner | None, RunnerManager | None]:
+    """The runner a token belongs to and, when it has called from host ``system_id`` before, that host's
+    record: one query for a runner already known (every poll after the first), two otherwise."""
+    if not token:
+        return None, None
+    digest = token_digest(token)
+    if system_id:
+        manager = _MANAGER_BY_TOKEN.one(digest, system_id[:MANAGER_SYSTEM_ID_LENGTH])
+        if manager is not None:
+            return manager.runner, manager
+    return _RUNNER_BY_TOKEN.one(digest), None
+
+
+MANAGER_SYSTEM_ID_LENGTH = 64
+
+
 _RUNNER_BY_TOKEN: Prepared[Runner] = Prepared(
     lambda digest: Runner.objects.select_related("namespace").filter(token_digest=digest)[:1]
+)
+_MANAGER_BY_TOKEN: Prepared[RunnerManager] = Prepared(
+    lambda digest, system_id: RunnerManager.objects.select_related("runner__namespace").filter(
+        runner__token_digest=digest, system_id=system_id
+    )[:1]
 )
 _MANAGER: Prepared[RunnerManager] = Prepared(
     lambda runner_id, system_id: RunnerManager.objects.filter(runner_id=runner_id, system_id=system_id)[:1]

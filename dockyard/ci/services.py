@@ -985,8 +985,7 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
     on the pipeline's row. The usual report, a running job's success, is one conditional write.
     """
     if status == Status.SUCCESS and job.status == Status.RUNNING and _finish_running(job, exit_code):
-        if _pipeline_needs_processing(pipeline_id=job.pipeline_id):
-            pipeline_process(pipeline=job.pipeline)
+        _after_success(job)
         return job
     with transaction.atomic():
         job = selectors.job_locked(job_id=job.pk)
@@ -1032,8 +1031,37 @@ def _finish_running(job: Job, exit_code: int | None) -> bool:
     if not save_fields(done, _FINISH_FIELDS, only_if={"status": Status.RUNNING}):
         return False
     job.status, job.finished_at, job.updated_at, job.exit_code = done.status, now, now, exit_code
-    _job_hook(job)
     return True
+
+
+def job_succeed_by_token(*, job_id: int, token: str | None, exit_code: int | None) -> Job | None:
+    """A runner's usual report, ``PUT /jobs/:id`` with ``success``, as one statement that checks the job
+    token, that the job is still running, and writes. None (nothing written) when any of that does not
+    hold: the caller then takes :func:`job_finish`'s path, which tells the cases apart."""
+    if not token:
+        return None
+    now = _now()
+    params = [Status.SUCCESS.value, now, now, exit_code, job_id, token_digest(token), Status.RUNNING.value]
+    done = list(Job.objects.raw(_succeed_sql(), params))
+    if not done:
+        return None
+    _after_success(done[0])
+    return done[0]
+
+
+@functools.cache
+def _succeed_sql() -> str:
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in Job._meta.concrete_fields)
+    return (
+        "UPDATE ci_job SET status = %s, finished_at = %s, updated_at = %s, exit_code = %s"
+        f" WHERE id = %s AND token_digest = %s AND status = %s RETURNING {columns}"
+    )
+
+
+def _after_success(job: Job) -> None:
+    _job_hook(job)
+    if _pipeline_needs_processing(pipeline_id=job.pipeline_id):
+        pipeline_process(pipeline=job.pipeline)
 
 
 def _pipeline_needs_processing(*, pipeline_id: int) -> bool:
@@ -1629,9 +1657,15 @@ def runner_register(
 
 
 def runner_heartbeat(
-    *, runner: Runner, system_id: str | None, info: Mapping[str, Any] | None, ip_address: str
+    *,
+    runner: Runner,
+    system_id: str | None,
+    info: Mapping[str, Any] | None,
+    ip_address: str,
+    manager: RunnerManager | None = None,
 ) -> RunnerManager | None:
-    """Record that the runner (and its host ``system_id``) called; writes at most once a minute."""
+    """Record that the runner (and its host ``system_id``) called; writes at most once a minute.
+    ``manager``: that host's record when the caller read it already."""
     now = _now()
     if runner.contacted_at is None or now - runner.contacted_at > dt.timedelta(minutes=1):
         Runner.objects.filter(pk=runner.pk).update(contacted_at=now, ip_address=ip_address)
@@ -1643,10 +1677,12 @@ def runner_heartbeat(
         for k, v in (info or {}).items()
         if k in ("name", "version", "revision", "platform", "architecture", "executor", "features", "config")
     }
-    manager = selectors.manager_for(runner=runner, system_id=system_id[:64])
+    system_id = system_id[: selectors.MANAGER_SYSTEM_ID_LENGTH]
+    if manager is None or manager.system_id != system_id:
+        manager = selectors.manager_for(runner=runner, system_id=system_id)
     if manager is None:
         manager, _ = RunnerManager.objects.get_or_create(
-            runner=runner, system_id=system_id[:64], defaults={"info": kept, "ip_address": ip_address}
+            runner=runner, system_id=system_id, defaults={"info": kept, "ip_address": ip_address}
         )
     elif now - manager.contacted_at > dt.timedelta(minutes=1) or (kept and kept != manager.info):
         manager.contacted_at = now

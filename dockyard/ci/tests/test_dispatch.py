@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from dockyard.accounts import services as accounts
 from dockyard.ci import services
 from dockyard.ci.models import Job, JobArtifact, Pipeline, Runner
-from dockyard.ci.runner_http import _request_job, _wait_for_jobs, _wake_long_polls
+from dockyard.ci.runner_http import _request_job, _update_job, _wait_for_jobs, _wake_long_polls
 from dockyard.namespaces import services as groups
 from dockyard.projects import services as projects
 from dockyard.projects.models import Project
@@ -125,6 +125,50 @@ def test_runners_get_only_jobs_they_may_run_oldest_first() -> None:
         services.job_finish(job=job, status="success", exit_code=0)
     pipeline.refresh_from_db()
     assert pipeline.status == "success" and pipeline.finished_at is not None
+
+
+@pytest.mark.django_db
+def test_a_runner_reporting_success_is_checked_and_written_in_few_queries() -> None:
+    owner = accounts.user_create(username="ci-put", email="cip@example.com", name="CI")
+    group = groups.group_create(actor=owner, name="CI put", path="ci-put-grp")
+    project = projects.project_create(actor=owner, namespace=group, name="app", initialize_with_readme=True)
+    content = "a:\n  script: [x]\nb:\n  script: [x]\n"
+    pipeline = services.pipeline_create(project=project, user=owner, ref="main", source="api", content=content)
+    assert pipeline is not None
+    _, token = services.runner_create(actor=owner, runner_type="instance_type")
+    taken = []
+    for _ in range(2):
+        status, payload = _request_job(
+            token=token, system_id=SYSTEM_ID, info={}, ip="127.0.0.1", base="http://x", heartbeat=True
+        )
+        assert status == 201 and payload is not None
+        taken.append((payload["id"], payload["token"]))
+    (first, first_token), (second, second_token) = taken
+
+    def put(job_id: int, job_token: str) -> tuple[int, dict[bytes, bytes]]:
+        answer = _update_job(
+            job_id=job_id, params={"state": "success", "exit_code": "0"}, token=job_token, base="http://x"
+        )
+        return answer.status, dict(answer.headers)
+
+    # Another job's token: refused, and nothing written.
+    assert put(first, second_token)[0] == 403
+    assert Job.objects.get(pk=first).status == "running"
+    with CaptureQueriesContext(connection) as ctx:
+        status, headers = put(first, first_token)
+    assert (status, headers[b"job-status"]) == (200, b"success")
+    # The write that checks the token and the state, then the pipeline's other jobs (the hooks check
+    # runs once this commits: never, inside this test's transaction).
+    assert len(ctx.captured_queries) == 2
+    assert Job.objects.get(pk=first).exit_code == 0
+    # Reported twice: the job is no longer running, and says what it is.
+    assert put(first, first_token) == (403, {b"job-status": b"success"})
+    # A job canceled meanwhile stays canceled.
+    services.job_cancel(job=Job.objects.get(pk=second))
+    assert put(second, second_token) == (403, {b"job-status": b"canceled"})
+    assert Job.objects.get(pk=second).status == "canceled"
+    pipeline.refresh_from_db()
+    assert pipeline.status == "canceled"
 
 
 @pytest.mark.django_db
