@@ -142,5 +142,6 @@ def _plan(
         jobs=tuple(jobs),
         yaml_variables=tuple(YamlVariable(k, v.value, v.raw) for k, v in merged.items()),
         name=name or None,
-        auto_cancel=auto_cancel or (root.workflow_auto_cancel or None),
+        # A matching workflow rule's keys override the file's, key by key (GitLab's PopulateMetadata).
+        auto_cancel={**(root.workflow_auto_cancel or {}), **(auto_cancel or {})} or None,
     )

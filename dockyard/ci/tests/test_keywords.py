@@ -227,11 +227,12 @@ def test_workflow_auto_cancel() -> None:
     plan = compile_ok(text).plan
     assert plan is not None and plan.auto_cancel == {"on_new_commit": "interruptible", "on_job_failure": "all"}
     ruled = (
-        "workflow:\n  auto_cancel:\n    on_job_failure: all\n  rules:\n    - if: $CI_COMMIT_BRANCH\n"
-        "      auto_cancel:\n        on_job_failure: none\njob:\n  script: x\n"
+        "workflow:\n  auto_cancel:\n    on_new_commit: none\n    on_job_failure: all\n  rules:\n"
+        "    - if: $CI_COMMIT_BRANCH\n      auto_cancel:\n        on_job_failure: none\njob:\n  script: x\n"
     )
+    # The matching rule's key replaces the file's; the file's other key stays.
     ruled_plan = compile_ok(ruled).plan
-    assert ruled_plan is not None and ruled_plan.auto_cancel == {"on_job_failure": "none"}
+    assert ruled_plan is not None and ruled_plan.auto_cancel == {"on_new_commit": "none", "on_job_failure": "none"}
     assert errors_of(text.replace("on_job_failure: all", "on_job_failure: some")) == (
         "workflow:auto_cancel on job failure must be one of: none, all",
     )
