@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dockyard.ci.compiler import CompileContext, CompileResult, IncludeNotFound, IncludeRequest, compile_pipeline
 from dockyard.ci.compiler.globs import fnmatch
-from dockyard.projects.models import Project
-from dockyard.repos import git as repo_git
+from dockyard.config.env import Env
 
 
 def files_exist_in(paths: list[str]) -> Callable[[Any], list[str]]:
@@ -71,9 +71,7 @@ def repo() -> FakeRepository:
 
 
 @pytest.fixture
-def remove_repositories() -> Iterator[None]:
-    """For database tests that create projects: ids come back after each test's rollback; their
-    repositories on disk must not."""
-    yield
-    for project_id in Project.objects.values_list("pk", flat=True):
-        repo_git.remove_repository(project_id)
+def remove_repositories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For database tests that create projects: each test gets its own repository storage, since ids
+    come back after a rollback (SQLite) and an interrupted run may leave repositories behind."""
+    monkeypatch.setattr(Env, "repositories", property(lambda self: tmp_path / "repositories"))
