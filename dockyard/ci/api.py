@@ -11,8 +11,17 @@ from ninja import Query, Router, Schema
 
 from dockyard.accounts.auth import current_user, require_admin, require_user
 from dockyard.accounts.models import User
-from dockyard.ci import schedules, selectors, services, triggers
-from dockyard.ci.models import Job, Pipeline, PipelineSchedule, PipelineScheduleVariable, Runner, Trigger, Variable
+from dockyard.ci import artifacts, schedules, selectors, services, triggers
+from dockyard.ci.models import (
+    Job,
+    JobArtifact,
+    Pipeline,
+    PipelineSchedule,
+    PipelineScheduleVariable,
+    Runner,
+    Trigger,
+    Variable,
+)
 from dockyard.ci.schemas import (
     CommitStatusIn,
     CommitStatusOut,
@@ -420,12 +429,42 @@ def job_artifacts(request: HttpRequest, project_id: str, job_id: int) -> Streami
     artifact = selectors.artifact_get(job=job)
     if artifact is None:
         raise NotFound()
+    return _archive_response(artifact)
+
+
+def _archive_response(artifact: JobArtifact) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
         object_storage().iter_chunks(artifact.storage_key), content_type="application/octet-stream"
     )
     response["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
     response["Content-Length"] = str(artifact.size)
     return response
+
+
+def _job_name(job: str | None) -> str:
+    if not job:
+        raise BadRequest("job is missing")
+    return job
+
+
+@router.get("/projects/{project_id}/jobs/artifacts/{path:ref_name}/download")
+def ref_artifacts(
+    request: HttpRequest, project_id: str, ref_name: str, job: str | None = None
+) -> StreamingHttpResponse:
+    """The archive of job ``job`` in the branch's or tag's latest successful pipeline."""
+    _, project = _project(request, project_id)
+    _, artifact = selectors.job_artifact_for_ref(project=project, ref=ref_name, name=_job_name(job))
+    return _archive_response(artifact)
+
+
+@router.get("/projects/{project_id}/jobs/artifacts/{path:ref_name}/raw/{path:artifact_path}")
+def ref_artifact_file(
+    request: HttpRequest, project_id: str, ref_name: str, artifact_path: str, job: str | None = None
+) -> StreamingHttpResponse:
+    """One file of that archive."""
+    _, project = _project(request, project_id)
+    _, artifact = selectors.job_artifact_for_ref(project=project, ref=ref_name, name=_job_name(job))
+    return artifacts.member_response(artifacts.member(artifact, artifact_path))
 
 
 def _job_action(request: HttpRequest, project_id: str, job_id: int, action: str = "update_build") -> tuple[User, Job]:
@@ -461,6 +500,27 @@ def erase_job(request: HttpRequest, project_id: str, job_id: int) -> tuple[int, 
         raise Forbidden()
     services.job_erase(job=job, user=user)
     return 201, selectors.job_get(project=job.project, job_id=job.pk)
+
+
+@router.post("/projects/{project_id}/jobs/{job_id}/artifacts/keep", response={200: JobOut})
+def keep_job_artifacts(request: HttpRequest, project_id: str, job_id: int) -> tuple[int, Job]:
+    _, job = _job_action(request, project_id, job_id)
+    services.artifacts_keep(job=job)
+    return 200, selectors.job_get(project=job.project, job_id=job.pk)
+
+
+@router.delete("/projects/{project_id}/jobs/{job_id}/artifacts", response={204: None})
+def delete_job_artifacts(request: HttpRequest, project_id: str, job_id: int) -> tuple[int, None]:
+    _, job = _job_action(request, project_id, job_id, "destroy_artifacts")
+    services.artifacts_delete(job=job)
+    return 204, None
+
+
+@router.delete("/projects/{project_id}/artifacts", response={202: dict[str, str]})
+def delete_project_artifacts(request: HttpRequest, project_id: str) -> tuple[int, dict[str, str]]:
+    _, project = _actor(request, project_id, "destroy_artifacts")
+    services.artifacts_expire_project(project=project)
+    return 202, {"message": "202 Accepted"}  # GitLab's ``accepted!``: removed by the next expiry pass
 
 
 # --- CI/CD variables: the project's, a group's and the instance's, with one set of rules ---------------
@@ -731,3 +791,14 @@ def create_runner(request: HttpRequest, payload: RunnerCreateIn) -> tuple[int, d
         maximum_timeout=payload.maximum_timeout,
     )
     return 201, {"id": runner.pk, "token": token, "token_expires_at": None}
+
+
+# Last: its path would otherwise take ``jobs/:id/artifacts/keep`` and the like from the routes above.
+@router.get("/projects/{project_id}/jobs/{job_id}/artifacts/{path:artifact_path}")
+def job_artifact_file(request: HttpRequest, project_id: str, job_id: int, artifact_path: str) -> StreamingHttpResponse:
+    """One file of a job's artifacts archive."""
+    _, project = _project(request, project_id)
+    artifact = selectors.artifact_get(job=selectors.job_get(project=project, job_id=job_id))
+    if artifact is None:
+        raise NotFound()
+    return artifacts.member_response(artifacts.member(artifact, artifact_path))

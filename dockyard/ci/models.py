@@ -243,6 +243,8 @@ class JobArtifact(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "file_type"], name="ci_job_artifact_type_unique")]
+        # The expiry pass reads the oldest expired rows first (``artifacts_destroy_expired``).
+        indexes = [models.Index(fields=["expire_at"], name="ci_job_artifact_expire_at")]
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.file_type}"

@@ -491,6 +491,26 @@ def artifact_get(*, job: Job, file_type: str = "archive") -> JobArtifact | None:
     return JobArtifact.objects.filter(job=job, file_type=file_type).first()
 
 
+def job_artifact_for_ref(*, project: Project, ref: str, name: str) -> tuple[Job, JobArtifact]:
+    """GitLab's ``latest_successful_build_for_ref``: job ``name`` (its latest try) of the newest
+    successful pipeline of branch or tag ``ref``, with its artifacts archive; NotFound otherwise."""
+    pipeline = (
+        Pipeline.objects.filter(project=project, ref=ref, status=Status.SUCCESS).order_by("-id").only("pk").first()
+    )
+    job = (
+        Job.objects.select_related("project__namespace", "pipeline")
+        .filter(pipeline=pipeline, name=name, retried=False)
+        .order_by("-id")
+        .first()
+        if pipeline is not None
+        else None
+    )
+    artifact = artifact_get(job=job) if job is not None else None
+    if job is None or artifact is None:
+        raise NotFound("Build")
+    return job, artifact
+
+
 def job_can_download_artifacts(*, downloader: Job, job: Job) -> bool:
     """A running job may fetch the artifacts of jobs of its own pipeline (its dependencies)."""
     return downloader.status == Status.RUNNING and downloader.pipeline_id == job.pipeline_id

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from dockyard.accounts.models import User
@@ -1855,3 +1856,102 @@ def lint(*, project: Project, user: User | None, content: str, ref: str | None =
             for j in (result.plan.jobs if result.plan else ())
         ],
     }
+
+
+# --- artifact expiry, keep and delete -------------------------------------------------------------------
+
+# Rows removed per transaction by :func:`artifacts_destroy_expired`, and at most this many transactions
+# per call, so one pass of the periodic loop stays short and never holds locks for long (GitLab:
+# ``DestroyAllExpiredService``, 100 rows a batch in a bounded loop).
+ARTIFACT_EXPIRY_BATCH = 100
+ARTIFACT_EXPIRY_MAX_BATCHES = 50
+# A newer pipeline of the ref in one of these states releases the artifacts of the pipelines before it
+# (GitLab unlocks a ref's earlier pipelines when one succeeds, fails, is canceled or blocks on a manual
+# job); running ones do not, as they may still succeed.
+_RELEASING_STATUSES = (Status.SUCCESS, Status.FAILED, Status.CANCELED, Status.MANUAL)
+
+
+def _artifacts_unlocked(qs: QuerySet[JobArtifact]) -> QuerySet[JobArtifact]:
+    """``qs`` without the artifacts GitLab's "Keep artifacts from most recent successful jobs" keeps
+    whatever their expiry: those of the latest successful pipeline of each ref (project, ref, branch or
+    tag), and those of pipelines no newer pipeline of the ref has yet released (the latest one may still
+    be retried into a success). A condition on each row's own pipeline (two ``EXISTS`` on the
+    ``(project, ref, -id)`` index), so a batch costs the same queries however many rows it holds."""
+    newer = Pipeline.objects.filter(
+        project_id=OuterRef("job__pipeline__project_id"),
+        ref=OuterRef("job__pipeline__ref"),
+        tag=OuterRef("job__pipeline__tag"),
+        pk__gt=OuterRef("job__pipeline_id"),
+    )
+    released = Exists(newer.filter(status__in=_RELEASING_STATUSES))
+    superseded_success = Exists(newer.filter(status=Status.SUCCESS))
+    return qs.filter(released).filter(~Q(job__pipeline__status=Status.SUCCESS) | superseded_success)
+
+
+def _objects_remove(keys: list[str]) -> None:
+    """Remove stored objects once their rows are gone. It runs after the commit, so a crash in between
+    leaves an unreferenced object behind (wasted space), never a row pointing at nothing."""
+    storage = object_storage()
+
+    def remove() -> None:
+        for key in keys:
+            try:
+                storage.delete(key)
+            except Exception:  # one unreachable object must not keep the others
+                log.exception("artifact_object_delete_failed", storage_key=key)
+
+    transaction.on_commit(remove)
+
+
+def artifacts_destroy_expired(
+    *,
+    now: dt.datetime | None = None,
+    batch_size: int = ARTIFACT_EXPIRY_BATCH,
+    max_batches: int = ARTIFACT_EXPIRY_MAX_BATCHES,
+) -> int:
+    """Delete artifacts whose ``expire_at`` has passed, except those the latest pipelines of their ref
+    keep (see :func:`_artifacts_unlocked`), then their objects. Runs from the periodic loop of every
+    worker: each batch is its own transaction, and on PostgreSQL skips rows another worker has claimed.
+    Returns how many rows were deleted."""
+    now = now or _now()
+    deleted = 0
+    for _ in range(max_batches):
+        with transaction.atomic():
+            due = _artifacts_unlocked(JobArtifact.objects.filter(expire_at__lte=now)).select_for_update(
+                skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",)
+            )
+            rows = list(due.order_by("expire_at", "pk").values_list("pk", "storage_key")[:batch_size])
+            if not rows:
+                break
+            JobArtifact.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+            _objects_remove([key for _, key in rows])
+        deleted += len(rows)
+        if len(rows) < batch_size:
+            break
+    if deleted:
+        log.info("artifacts_expired", deleted=deleted)
+    return deleted
+
+
+@transaction.atomic
+def artifacts_keep(*, job: Job) -> Job:
+    """``POST /jobs/:id/artifacts/keep``: the job's artifacts no longer expire. As GitLab, a job without
+    an artifacts archive is a 404 (:class:`NotFound`)."""
+    artifacts = JobArtifact.objects.filter(job=job)
+    if not artifacts.filter(file_type="archive").exists():
+        raise NotFound()
+    artifacts.update(expire_at=None)
+    return job
+
+
+@transaction.atomic
+def artifacts_delete(*, job: Job) -> None:
+    """Delete a job's artifacts at once, whatever their expiry; its log stays (unlike :func:`job_erase`)."""
+    _artifacts_delete(JobArtifact.objects.select_for_update().filter(job=job))
+
+
+def artifacts_expire_project(*, project: Project, now: dt.datetime | None = None) -> int:
+    """``DELETE /projects/:id/artifacts``: every artifact of the project that may be deleted expires now,
+    kept ones included; :func:`artifacts_destroy_expired` then removes them, as GitLab's regular cleanup
+    does. Those of the latest pipelines of each ref stay, as they would at their expiry. One UPDATE."""
+    return _artifacts_unlocked(JobArtifact.objects.filter(project=project)).update(expire_at=now or _now())

@@ -79,12 +79,13 @@ def _run_embedded(worker: Any) -> None:
 
 
 def _periodic(interval: float) -> None:
-    """Work that runs on a clock rather than on an event: the due pipeline schedules. Every worker runs
-    it; what it does is claimed row by row (see ``dockyard.ci.schedules``), so several workers never
-    do the same thing twice."""
+    """Work that runs on a clock rather than on an event: the due pipeline schedules, then expired job
+    artifacts. Every worker runs it; what it does is claimed row by row (see ``dockyard.ci.schedules``
+    and ``artifacts_destroy_expired``), so several workers never do the same thing twice."""
     from django.db import close_old_connections
 
     from dockyard.ci import schedules
+    from dockyard.ci import services as ci_services
 
     while True:
         time.sleep(interval)
@@ -93,6 +94,13 @@ def _periodic(interval: float) -> None:
             schedules.schedules_run_due()
         except Exception:  # the clock keeps going whatever one pass met
             log.exception("periodic_failed")
+        finally:
+            close_old_connections()
+        # Apart, so a failing schedule never stops artifacts expiring, nor the reverse.
+        try:
+            ci_services.artifacts_destroy_expired()
+        except Exception:
+            log.exception("artifact_expiry_failed")
         finally:
             close_old_connections()
 

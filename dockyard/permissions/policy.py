@@ -511,6 +511,8 @@ CI_RULES: dict[str, int] = {
     "create_pipeline": AccessLevel.DEVELOPER,
     "update_build": AccessLevel.DEVELOPER,
     "erase_build": AccessLevel.MAINTAINER,
+    # Deleting job artifacts through the API (one job's, or all the project's expirable ones).
+    "destroy_artifacts": AccessLevel.MAINTAINER,
     "admin_cicd_variables": AccessLevel.MAINTAINER,
     "admin_runner": AccessLevel.MAINTAINER,
     "destroy_pipeline": AccessLevel.OWNER,

@@ -61,6 +61,16 @@ urlpatterns = [
     re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/trace\.json$", ci.job_trace, name="job_trace"),
     re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/raw$", ci.job_raw, name="job_raw"),
     re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/artifacts/download$", ci.job_artifacts, name="job_artifacts"),
+    re_path(
+        _PROJECT + r"jobs/(?P<job_id>[0-9]+)/artifacts/browse(?:/(?P<path>.*))?$",
+        ci.job_artifacts_browse,
+        name="job_artifacts_browse",
+    ),
+    re_path(
+        _PROJECT + r"jobs/(?P<job_id>[0-9]+)/artifacts/raw/(?P<path>.+)$",
+        ci.job_artifacts_raw,
+        name="job_artifacts_raw",
+    ),
     re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/retry$", ci.job_retry, name="job_retry"),
     re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/cancel$", ci.job_cancel, name="job_cancel"),
     re_path(_PROJECT + r"jobs/(?P<job_id>[0-9]+)/play$", ci.job_play, name="job_play"),

@@ -246,7 +246,7 @@ def test_push_pipeline_runner_protocol_through_to_the_end(
     elsewhere = _remote(ci_server, other, "gitlab-ci-token", build["token"])
     assert git.run("ls-remote", elsewhere, check=False).returncode != 0
 
-    archive = _zip({"out/app.bin": "binary"})
+    archive = _zip({"out/app.bin": "binary", "out/report/summary.txt": "all good\n"})
     assert runner.upload(build, archive).status_code == 201
     assert runner.update(build, "success", exit_code=0).status_code == 200
     # The job is over: its token no longer clones, and the runner is told the job is done.
@@ -298,6 +298,20 @@ def test_push_pipeline_runner_protocol_through_to_the_end(
     assert build_job.status == "success" and build_job.artifacts_file["size"] == len(archive)
     assert build_job.trace() == b"$ make\nbuilt\n"
     assert build_job.artifacts() == archive
+    # One file of it, by job and by the branch's latest successful pipeline (GitLab's ref endpoints).
+    assert build_job.artifact("out/report/summary.txt") == b"all good\n"
+    assert project.artifacts.download(ref_name="main", job="build") == archive
+    assert project.artifacts.raw("main", "out/app.bin", "build") == b"binary"
+    api = f"{ci_server.url}/api/v4/projects/{project.id}/jobs"
+    headers = {"PRIVATE-TOKEN": ci_server.root_token}
+    missing = requests.get(f"{api}/{build['id']}/artifacts/out/nothing.txt", headers=headers, timeout=10)
+    assert missing.status_code == 404
+    climbing = requests.get(f"{api}/{build['id']}/artifacts/out/%2E%2E/%2E%2E/etc/passwd", headers=headers, timeout=10)
+    assert climbing.status_code == 400 and climbing.json() == {"error": "Invalid path"}
+    no_job = requests.get(f"{api}/artifacts/main/download", headers=headers, timeout=10)
+    assert no_job.status_code == 400 and no_job.json() == {"error": "job is missing"}
+    assert requests.get(f"{api}/artifacts/main/download?job=lint", headers=headers, timeout=10).status_code == 404
+    assert requests.get(f"{api}/artifacts/nope/download?job=build", headers=headers, timeout=10).status_code == 404
     assert [p.id for p in project.pipelines.list(status="success", ref="main")] == [pipeline.id]
     assert project.pipelines.list(ref="nope") == []
 

@@ -3,8 +3,12 @@ Django's test client, on pipelines made by the CI services in process and moved 
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
+import secrets
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from dockyard.ci import selectors as ci_selectors
 from dockyard.ci import services as ci
 from dockyard.ci.models import Job, Pipeline, Runner
 from dockyard.config.env import Env
+from dockyard.core.storage import object_storage
 from dockyard.core.visibility import Visibility
 from dockyard.namespaces import services as groups
 from dockyard.permissions import services as members
@@ -326,6 +331,67 @@ def test_variables_page_hides_masked_values_and_manages_variables(setup: dict[st
     assert reporter.get(url).status_code == 404
     assert reporter.post(f"{url}/variables/remove", {"key": "PLAIN"}).status_code == 404
     assert "Masked" not in _html(reporter, f"{BASE}/pipelines")  # no settings link either
+
+
+# --- artifacts --------------------------------------------------------------------------------------
+
+
+def _store_archive(job: Job, files: dict[str, bytes]) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    data = buffer.getvalue()
+    key = f"test-artifacts/{job.pk}-{secrets.token_hex(4)}"
+    with object_storage().open_write(key) as writer:
+        writer.write(data)
+        writer.commit()
+    ci.artifact_create(
+        job=job, file_type="archive", file_format="zip", filename="artifacts.zip", storage_key=key,
+        size=len(data), sha256=hashlib.sha256(data).hexdigest(), expire_in=None,
+    )  # fmt: skip
+
+
+def _streamed(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_artifacts_are_browsed_a_directory_at_a_time_and_files_served_safely(setup: dict[str, Any]) -> None:
+    _pipeline(setup)
+    job = _run(setup["runner"], "build", "success", log="built\n")
+    _store_archive(
+        job,
+        {
+            "out/app.bin": b"\x00\x01binary",
+            "out/docs/readme.txt": b"hello <b>world</b>\n",
+            "index.html": b"<script>alert(1)</script>",
+        },
+    )
+    reporter = signed_in(setup["reporter"])
+    base = f"{BASE}/jobs/{job.pk}/artifacts"
+    assert f'href="{base}/browse"' in _html(reporter, f"{BASE}/jobs/{job.pk}")  # the job page links to it
+    root = _html(reporter, f"{base}/browse")
+    assert f'href="{base}/browse/out"' in root and f'href="{base}/raw/index.html"' in root
+    assert "app.bin" not in root  # one directory at a time
+    out = _html(reporter, f"{base}/browse/out")
+    assert f'href="{base}/browse/out/docs"' in out and f'href="{base}/raw/out/app.bin"' in out
+    assert f'href="{base}/browse"' in out  # up to the root
+    assert "readme.txt" in _html(reporter, f"{base}/browse/out/docs")
+
+    text = reporter.get(f"{base}/raw/out/docs/readme.txt")
+    assert text.status_code == 200 and _streamed(text) == b"hello <b>world</b>\n"
+    assert text["Content-Type"] == "text/plain; charset=utf-8" and text["X-Content-Type-Options"] == "nosniff"
+    page = reporter.get(f"{base}/raw/index.html")  # the job's HTML is shown as text, never run
+    assert page["Content-Type"].startswith("text/plain") and "sandbox" in page["Content-Security-Policy"]
+    binary = reporter.get(f"{base}/raw/out/app.bin")
+    assert binary["Content-Type"] == "application/octet-stream"
+    assert binary["Content-Disposition"].startswith("attachment")
+    assert _streamed(binary) == b"\x00\x01binary"
+
+    for missing in ("browse/nothing", "raw/out/nothing.txt", "raw/out/docs", "raw/out/%2E%2E/%2E%2E/x"):
+        assert reporter.get(f"{base}/{missing}").status_code == 404, missing
+    assert signed_in(setup["outsider"]).get(f"{base}/browse").status_code == 404
+    assert Client().get(f"{base}/raw/index.html").status_code == 404
 
 
 # --- visibility and budgets -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,9 +21,9 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dockyard.accounts.models import User
-from dockyard.ci import selectors, services
-from dockyard.ci.models import CANCELABLE_STATUSES, Job, Pipeline, Variable
-from dockyard.core.errors import DockyardError
+from dockyard.ci import artifacts, selectors, services
+from dockyard.ci.models import CANCELABLE_STATUSES, Job, JobArtifact, Pipeline, Variable
+from dockyard.core.errors import BadRequest, DockyardError
 from dockyard.core.storage import object_storage
 from dockyard.permissions import policy
 from dockyard.projects.models import Project
@@ -335,6 +336,63 @@ def job_artifacts(request: HttpRequest, namespace_path: str, project_path: str, 
     response["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
     response["Content-Length"] = str(artifact.size)
     return response
+
+
+def _archive(project: Project, job_id: str) -> tuple[Job, JobArtifact]:
+    found = _job(project, job_id)
+    artifact = selectors.artifact_get(job=found)
+    if artifact is None:
+        raise Http404(NOT_FOUND)
+    return found, artifact
+
+
+@require_GET
+def job_artifacts_browse(
+    request: HttpRequest, namespace_path: str, project_path: str, job_id: str, path: str | None = None
+) -> HttpResponse:
+    """The archive's files, a directory at a time, without downloading it."""
+    project = _ci_project(request, namespace_path, project_path)
+    found, artifact = _archive(project, job_id)
+    try:
+        with not_found_as_404():
+            listing = artifacts.listing(artifact, path or "")
+    except BadRequest as exc:
+        raise Http404(NOT_FOUND) from exc
+    base = f"{job_url(project, found)}/artifacts"
+    crumbs, so_far = [], []
+    for part in listing.directory.split("/") if listing.directory else []:
+        so_far.append(part)
+        crumbs.append((part, f"{base}/browse/{quote('/'.join(so_far))}"))
+    parent = listing.directory.rpartition("/")[0] if listing.directory else None
+    return _page(
+        request,
+        "artifacts.html",
+        project,
+        "jobs",
+        job=found,
+        artifact=artifact,
+        listing=listing,
+        crumbs=crumbs,
+        root_url=f"{base}/browse",
+        parent_url=None if parent is None else f"{base}/browse/{quote(parent)}".rstrip("/"),
+        directories=[(entry, f"{base}/browse/{quote(entry.path)}") for entry in listing.directories],
+        files=[(entry, f"{base}/raw/{quote(entry.path)}") for entry in listing.files],
+        download_url=f"{base}/download",
+    )
+
+
+@require_GET
+def job_artifacts_raw(
+    request: HttpRequest, namespace_path: str, project_path: str, job_id: str, path: str
+) -> StreamingHttpResponse:
+    """One file of the archive: text shown as plain text, anything else downloaded."""
+    project = _ci_project(request, namespace_path, project_path)
+    _, artifact = _archive(project, job_id)
+    try:
+        with not_found_as_404():
+            return artifacts.member_response(artifacts.member(artifact, path))
+    except BadRequest as exc:
+        raise Http404(NOT_FOUND) from exc
 
 
 def _job_action(request: HttpRequest, namespace_path: str, project_path: str, job_id: str) -> tuple[User, Job]:
