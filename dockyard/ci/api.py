@@ -11,7 +11,7 @@ from ninja import Query, Router, Schema
 
 from dockyard.accounts.auth import current_user, require_admin, require_user
 from dockyard.accounts.models import User
-from dockyard.ci import artifacts, schedules, selectors, services, triggers
+from dockyard.ci import artifacts, schedules, selectors, services, test_reports, triggers
 from dockyard.ci.models import (
     Job,
     JobArtifact,
@@ -36,6 +36,7 @@ from dockyard.ci.schemas import (
     RunnerCreatedOut,
     RunnerCreateIn,
     RunnerDetails,
+    RunnerJobOut,
     RunnerUpdateIn,
     ScheduleDetailOut,
     ScheduleIn,
@@ -160,6 +161,22 @@ def delete_pipeline(request: HttpRequest, project_id: str, pipeline_id: int) -> 
 def pipeline_variables(request: HttpRequest, project_id: str, pipeline_id: int) -> list[dict[str, str]]:
     _, project = _actor(request, project_id, "update_build")
     return list(selectors.pipeline_get(project=project, pipeline_id=pipeline_id).variables)
+
+
+@router.get("/projects/{project_id}/pipelines/{pipeline_id}/test_report")
+def pipeline_test_report(request: HttpRequest, project_id: str, pipeline_id: int) -> dict[str, Any]:
+    """The JUnit reports of the pipeline's jobs, suite by suite with every case (GitLab's
+    ``TestReportEntity``); an empty report when no job uploaded one."""
+    _, project = _project(request, project_id)
+    pipeline = selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
+    return test_reports.build(selectors.pipeline_junit_reports(pipeline=pipeline)).json()
+
+
+@router.get("/projects/{project_id}/pipelines/{pipeline_id}/test_report_summary")
+def pipeline_test_report_summary(request: HttpRequest, project_id: str, pipeline_id: int) -> dict[str, Any]:
+    _, project = _project(request, project_id)
+    pipeline = selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
+    return test_reports.build(selectors.pipeline_junit_reports(pipeline=pipeline)).summary_json()
 
 
 # --- merge request pipelines ----------------------------------------------------------------------------
@@ -754,6 +771,23 @@ def assign_runner(request: HttpRequest, project_id: str, payload: RunnerAssignIn
     user, project = _actor(request, project_id, "admin_runner")
     runner = selectors.runner_get_for(viewer=user, runner_id=payload.runner_id)
     return 201, services.runner_project_assign(runner=runner, project=project)
+
+
+class RunnerJobsQuery(Schema):
+    system_id: str | None = None
+    status: str | None = None
+    order_by: str | None = None
+    sort: str = "desc"
+
+
+@router.get("/runners/{runner_id}/jobs", response=list[RunnerJobOut])
+def list_runner_jobs(
+    request: HttpRequest, response: HttpResponse, runner_id: int, query: Query[RunnerJobsQuery]
+) -> list[Job]:
+    """The jobs a runner took, each with its pipeline and project (GitLab's ``JobBasicWithProject``)."""
+    viewer = require_user(request)
+    filters = selectors.RunnerJobFilters(**query.dict())
+    return paginate(request, response, selectors.runner_jobs(viewer=viewer, runner_id=runner_id, filters=filters))
 
 
 @router.post("/user/runners", response={201: RunnerCreatedOut})

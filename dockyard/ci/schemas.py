@@ -290,6 +290,41 @@ class JobOut(Schema):
                 "architecture": info.get("architecture"), "ip_address": manager.ip_address or None}  # fmt: skip
 
 
+class ProjectIdentity(Schema):
+    """GitLab's ``ProjectIdentity``: enough to name a project next to something of it."""
+
+    id: int
+    description: str | None
+    name: str
+    name_with_namespace: str
+    path: str
+    path_with_namespace: str
+    created_at: GlDateTime
+
+    @staticmethod
+    def resolve_description(obj: Project) -> str | None:
+        return obj.description or None
+
+    @staticmethod
+    def resolve_name_with_namespace(obj: Project) -> str:
+        return obj.full_name
+
+    @staticmethod
+    def resolve_path_with_namespace(obj: Project) -> str:
+        return obj.full_path
+
+
+class RunnerJobOut(JobOut):
+    """GitLab's ``JobBasicWithProject`` (``GET /runners/:id/jobs``): a runner serves many projects, so
+    each job names its own, where ``JobOut`` only carries the job token scope."""
+
+    project: ProjectIdentity  # type: ignore[assignment]  # GitLab's subclass entity replaces the field
+
+    @staticmethod
+    def resolve_project(obj: Job) -> Project:  # type: ignore[override]  # the entity, not JobOut's dict
+        return obj.project
+
+
 class CommitStatusOut(Schema):
     """GitLab's ``CommitStatus`` entity: an external status or a job of the commit's pipelines."""
 

@@ -28,11 +28,12 @@ from dockyard.ci.models import (
     Variable,
     token_digest,
 )
-from dockyard.core.errors import BadRequest, NotFound
+from dockyard.core.errors import BadRequest, Forbidden, NotFound
 from dockyard.core.prepared import Prepared, padded
 from dockyard.merge_requests.models import MergeRequest
 from dockyard.namespaces.models import Namespace
 from dockyard.permissions import policy
+from dockyard.permissions.models import AccessLevel
 from dockyard.projects.models import Project
 
 JOB_SCOPES = frozenset(s.value for s in Status)
@@ -339,9 +340,9 @@ def pending_job_candidates(*, runner: Runner, after_id: int = 0) -> list[Candida
     untagged_only = not runner.tag_list
     protected_only = runner.access_level == Runner.AccessLevel.REF_PROTECTED
     if runner.runner_type == Runner.Type.GROUP:
+        # The group's projects, subgroups' included (a LIKE prefix: not a Prepared argument).
         traversal = runner.namespace.traversal if runner.namespace else "/-/"
-        qs = _candidates(runner.runner_type, untagged_only, protected_only, after_id)
-        rows = list(qs.filter(project__namespace__traversal__startswith=traversal))
+        rows = list(_candidates(runner.runner_type, untagged_only, protected_only, after_id, traversal=traversal))
     else:
         key = (runner.runner_type, untagged_only, protected_only)
         prepared = _CANDIDATES.get(key)
@@ -355,9 +356,17 @@ def pending_job_candidates(*, runner: Runner, after_id: int = 0) -> list[Candida
 
 
 def _candidates(
-    runner_type: str, untagged_only: bool, protected_only: bool, after_id: int, *, runner_id: int | None = None
+    runner_type: str,
+    untagged_only: bool,
+    protected_only: bool,
+    after_id: int,
+    *,
+    runner_id: int | None = None,
+    traversal: str | None = None,
 ) -> QuerySet[Any]:
     qs = Job.objects.filter(status=Status.PENDING, pk__gt=after_id, external=False)
+    if traversal is not None:
+        qs = qs.filter(project__namespace__traversal__startswith=traversal)
     if runner_type == Runner.Type.PROJECT:
         served = Runner.projects.through.objects.filter(runner_id=runner_id or 0).values("project_id")
         qs = qs.filter(project__in=served)
@@ -489,6 +498,16 @@ def trace_read(*, job: Job) -> bytes:
 
 def artifact_get(*, job: Job, file_type: str = "archive") -> JobArtifact | None:
     return JobArtifact.objects.filter(job=job, file_type=file_type).first()
+
+
+def pipeline_junit_reports(*, pipeline: Pipeline) -> list[tuple[Job, JobArtifact]]:
+    """The JUnit reports of the pipeline's latest jobs, in stage order: one query."""
+    rows = (
+        JobArtifact.objects.select_related("job")
+        .filter(job__pipeline=pipeline, job__retried=False, file_type="junit")
+        .order_by("job__stage_idx", "job_id")
+    )
+    return [(row.job, row) for row in rows]
 
 
 def job_artifact_for_ref(*, project: Project, ref: str, name: str) -> tuple[Job, JobArtifact]:
@@ -630,6 +649,49 @@ def runner_project_ids(*, runners: Sequence[Runner]) -> dict[int, list[Project]]
     for row in through:
         out[row.runner_id].append(row.project)
     return out
+
+
+@dataclass
+class RunnerJobFilters:
+    system_id: str | None = None
+    status: str | None = None
+    order_by: str | None = None
+    sort: str = "desc"
+
+
+def runner_jobs(*, viewer: User, runner_id: int | str, filters: RunnerJobFilters) -> QuerySet[Job]:
+    """``GET /runners/:id/jobs``: what the runner took, newest first, joined for the ``Job`` entity.
+
+    Who may list: whoever administers the runner (as for ``GET /runners/:id``); any other runner is
+    missing to them, except an instance runner, which GitLab shows every signed-in user and only keeps
+    its jobs from them (403). Outside the admin, only jobs of projects where the viewer is at least a
+    Reporter are listed, as GitLab does, so the runner's history does not leak other projects' jobs.
+    """
+    if filters.status is not None and filters.status not in JOB_SCOPES:
+        raise BadRequest("status does not have a valid value")
+    if filters.order_by is not None and filters.order_by != "id":
+        raise BadRequest("order_by does not have a valid value")
+    if filters.sort not in ("asc", "desc"):
+        raise BadRequest("sort does not have a valid value")
+    runner = Runner.objects.filter(pk=int(runner_id) if str(runner_id).isdigit() else -1).first()
+    if runner is None:
+        raise NotFound("Runner")
+    if not runner_can_admin(viewer=viewer, runner=runner):
+        if runner.runner_type == Runner.Type.INSTANCE:
+            raise Forbidden("No access granted")
+        raise NotFound("Runner")
+    qs = Job.objects.filter(runner=runner)
+    if not viewer.is_admin:
+        # The same "Reporter or above" condition the merge request lists use.
+        reporter = Project.objects.filter(policy._projects_at_least(viewer, AccessLevel.REPORTER))
+        qs = qs.filter(project__in=reporter.values("id"))
+    if filters.system_id:
+        qs = qs.filter(runner_manager__system_id=filters.system_id)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    # GitLab sorts only when ``order_by`` is given; otherwise its paginator's default, newest first.
+    ascending = filters.order_by == "id" and filters.sort == "asc"
+    return _job_related(qs).order_by("id" if ascending else "-id")
 
 
 # --- variables ------------------------------------------------------------------------------------

@@ -54,6 +54,11 @@ urlpatterns = [
     re_path(_PROJECT + r"pipelines$", ci.pipelines, name="pipelines"),
     re_path(_PROJECT + r"pipelines/new$", ci.pipeline_new, name="pipeline_new"),
     re_path(_PROJECT + r"pipelines/(?P<pipeline_id>[0-9]+)$", ci.pipeline, name="pipeline"),
+    re_path(
+        _PROJECT + r"pipelines/(?P<pipeline_id>[0-9]+)/test_report$",
+        ci.pipeline_test_report,
+        name="pipeline_test_report",
+    ),
     re_path(_PROJECT + r"pipelines/(?P<pipeline_id>[0-9]+)/retry$", ci.pipeline_retry, name="pipeline_retry"),
     re_path(_PROJECT + r"pipelines/(?P<pipeline_id>[0-9]+)/cancel$", ci.pipeline_cancel, name="pipeline_cancel"),
     re_path(_PROJECT + r"jobs$", ci.jobs, name="jobs"),

@@ -3,6 +3,7 @@ Django's test client, on pipelines made by the CI services in process and moved 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -392,6 +393,34 @@ def test_artifacts_are_browsed_a_directory_at_a_time_and_files_served_safely(set
         assert reporter.get(f"{base}/{missing}").status_code == 404, missing
     assert signed_in(setup["outsider"]).get(f"{base}/browse").status_code == 404
     assert Client().get(f"{base}/raw/index.html").status_code == 404
+
+
+def test_the_tests_tab_shows_the_junit_report_failures_first(setup: dict[str, Any]) -> None:
+    pipeline = _pipeline(setup)
+    job = _run(setup["runner"], "build", "failed", log="tests failed\n")
+    reporter = signed_in(setup["reporter"])
+    page = f"{BASE}/pipelines/{pipeline.pk}"
+    assert "/test_report" not in _html(reporter, page)  # no report yet: no tab
+    junit = (
+        b'<testsuite><testcase name="adds" classname="Calc" time="0.5"/>'
+        b'<testcase name="divides &lt;by zero&gt;" classname="Calc"><failure>ZeroDivisionError at calc.py:9</failure>'
+        b"</testcase></testsuite>"
+    )
+    data = gzip.compress(junit)
+    key = f"test-junit/{job.pk}-{secrets.token_hex(4)}"
+    with object_storage().open_write(key) as writer:
+        writer.write(data)
+        writer.commit()
+    ci.artifact_create(
+        job=job, file_type="junit", file_format="gzip", filename="junit.xml.gz", storage_key=key,
+        size=len(data), sha256=hashlib.sha256(data).hexdigest(), expire_in=None,
+    )  # fmt: skip
+    assert f'href="{page}/test_report"' in _html(reporter, page)
+    html = _html(reporter, f"{page}/test_report")
+    assert "2 tests" in html and "<strong>1</strong> failed" in html
+    assert "divides &lt;by zero&gt;" in html and "ZeroDivisionError at calc.py:9" in html  # escaped, with output
+    assert html.index("divides") < html.index("adds")  # failures first
+    assert signed_in(setup["outsider"]).get(f"{page}/test_report").status_code == 404
 
 
 # --- visibility and budgets -----------------------------------------------------------------------

@@ -128,6 +128,29 @@ def test_runners_get_only_jobs_they_may_run_oldest_first() -> None:
 
 
 @pytest.mark.django_db
+def test_group_and_project_runners_get_only_their_projects_jobs() -> None:
+    owner = accounts.user_create(username="ci-scope", email="cis@example.com", name="CI")
+    group = groups.group_create(actor=owner, name="CI scope", path="ci-scope-grp")
+    sub = groups.group_create(actor=owner, name="Sub", path="sub", parent=group)
+    other = groups.group_create(actor=owner, name="CI other", path="ci-other-grp")
+    outside = projects.project_create(actor=owner, namespace=other, name="out", initialize_with_readme=True)
+    inside = projects.project_create(actor=owner, namespace=sub, name="in", initialize_with_readme=True)
+    for project in (outside, inside):  # the outside job is the older one
+        assert services.pipeline_create(project=project, user=owner, ref="main", source="api", content=YAML_ONE)
+    group_runner, _ = services.runner_create(actor=owner, runner_type="group_type", group=group)
+    project_runner, _ = services.runner_create(actor=owner, runner_type="project_type", project=outside)
+
+    def take(runner: Runner) -> int | None:
+        assignment = services.job_request(runner=runner, manager=None)
+        return assignment.job.project_id if assignment else None
+
+    assert take(group_runner) == inside.pk  # a subgroup's project, not the older job outside the group
+    assert take(group_runner) is None
+    assert take(project_runner) == outside.pk
+    assert take(project_runner) is None
+
+
+@pytest.mark.django_db
 def test_a_runner_reporting_success_is_checked_and_written_in_few_queries() -> None:
     owner = accounts.user_create(username="ci-put", email="cip@example.com", name="CI")
     group = groups.group_create(actor=owner, name="CI put", path="ci-put-grp")

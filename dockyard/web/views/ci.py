@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dockyard.accounts.models import User
-from dockyard.ci import artifacts, selectors, services
+from dockyard.ci import artifacts, selectors, services, test_reports
 from dockyard.ci.models import CANCELABLE_STATUSES, Job, JobArtifact, Pipeline, Variable
 from dockyard.core.errors import BadRequest, DockyardError
 from dockyard.core.storage import object_storage
@@ -207,18 +207,45 @@ def pipeline(request: HttpRequest, namespace_path: str, project_path: str, pipel
     stages = stages_of(jobs)
     for stage in stages:
         stage.jobs = [_job_row(project, job) for job in stage.jobs]
+    return _page(request, "pipeline.html", project, "pipelines", stages=stages, **_pipeline_head(found, jobs))
+
+
+def _pipeline_head(found: Pipeline, jobs: list[Job]) -> dict[str, Any]:
+    """What the pipeline's header (both tabs) shows."""
+    return {
+        "pipeline": found,
+        "jobs_count": len(jobs),
+        "duration": duration_text(found.duration),
+        "yaml_errors": [e for e in (found.yaml_errors or "").split("; ") if e],
+        "can_retry_pipeline": any(j.status in ("failed", "canceled") for j in jobs),
+        "can_cancel_pipeline": any(j.status in CANCELABLE_STATUSES for j in jobs),
+        "has_tests": any(a.file_type == "junit" for j in jobs for a in j.artifacts.all()),  # prefetched
+    }
+
+
+# A suite shows this many cases, failures first; the API has them all.
+MAX_CASES_SHOWN = 500
+
+
+@require_GET
+def pipeline_test_report(
+    request: HttpRequest, namespace_path: str, project_path: str, pipeline_id: str
+) -> HttpResponse:
+    """The Tests tab: the JUnit reports of the pipeline's jobs, failures first with their output."""
+    project = _ci_project(request, namespace_path, project_path)
+    found = _pipeline(project, pipeline_id)
+    jobs = list(selectors.job_list(project=project, pipeline=found))
+    report = test_reports.build(selectors.pipeline_junit_reports(pipeline=found)).json()
+    for suite in report["test_suites"]:
+        suite["shown_cases"] = suite["test_cases"][:MAX_CASES_SHOWN]
     return _page(
         request,
-        "pipeline.html",
+        "test_report.html",
         project,
         "pipelines",
-        pipeline=found,
-        stages=stages,
-        jobs_count=len(jobs),
-        duration=duration_text(found.duration),
-        yaml_errors=[e for e in (found.yaml_errors or "").split("; ") if e],
-        can_retry_pipeline=any(j.status in ("failed", "canceled") for j in jobs),
-        can_cancel_pipeline=any(j.status in CANCELABLE_STATUSES for j in jobs),
+        report=report,
+        max_cases=MAX_CASES_SHOWN,
+        **_pipeline_head(found, jobs),
     )
 
 
