@@ -19,6 +19,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -301,62 +302,69 @@ async def _answer(send: Send, answer: _Answer) -> None:
     await send({"type": "http.response.body", "body": answer.body})
 
 
-async def job_update(scope: Scope, receive: Receive, send: Send) -> None:
-    """``PUT /api/v4/jobs/:id`` (other methods on this path are the jobs API, in Django)."""
+async def _job_call(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    route: re.Pattern[str],
+    label: str,
+    limit: int,
+    handle: Callable[[int, dict[str, str], bytes], Awaitable[_Answer]],
+) -> None:
+    """The frame of a runner's small call about one job: a body read up to ``limit``, ``handle``'s
+    answer, and the request metric under ``label``."""
     started = time.perf_counter()
     answer = _Answer(499)
     try:
-        match = JOB_ROUTE.match(scope["path"])
+        match = route.match(scope["path"])
         assert match is not None
         headers = request_headers(scope)
         try:
-            body = await read_body(receive, MAX_REQUEST_BODY)
+            body = await read_body(receive, limit)
         except BodyTooLarge:
             answer = _Answer.message(413, "413 Request Entity Too Large")
         else:
-            # Grape reads parameters from the body over the query string.
-            params: dict[str, Any] = {**_query(scope), **_parse_params(body, headers.get("content-type", ""))}
-            token = params.get("token") or headers.get("job-token")
-            answer = await run_db(
-                _update_job,
-                job_id=int(match["job_id"]),
-                params=params,
-                token=token,
-                base=external_base(scope, headers),
-            )
+            answer = await handle(int(match["job_id"]), headers, body)
         await _answer(send, answer)
     except ClientDisconnected:
         answer = _Answer(499)
     finally:
-        observe("PUT", "/api/v4/jobs/<job_id>", answer.status, time.perf_counter() - started)
+        observe(scope["method"], label, answer.status, time.perf_counter() - started)
+
+
+async def job_update(scope: Scope, receive: Receive, send: Send) -> None:
+    """``PUT /api/v4/jobs/:id`` (other methods on this path are the jobs API, in Django)."""
+
+    async def handle(job_id: int, headers: dict[str, str], body: bytes) -> _Answer:
+        # Grape reads parameters from the body over the query string.
+        params: dict[str, Any] = {**_query(scope), **_parse_params(body, headers.get("content-type", ""))}
+        token = params.get("token") or headers.get("job-token")
+        base = external_base(scope, headers)
+        return await run_db(_update_job, job_id=job_id, params=params, token=token, base=base)
+
+    await _job_call(
+        scope, receive, send, route=JOB_ROUTE, label="/api/v4/jobs/<job_id>", limit=MAX_REQUEST_BODY, handle=handle
+    )
 
 
 async def job_trace(scope: Scope, receive: Receive, send: Send) -> None:
     """``PATCH /api/v4/jobs/:id/trace`` (``GET`` of the same path is the jobs API's, in Django)."""
-    started = time.perf_counter()
-    answer = _Answer(499)
-    try:
-        match = TRACE_ROUTE.match(scope["path"])
-        assert match is not None
-        headers = request_headers(scope)
-        try:
-            data = await read_body(receive, MAX_TRACE_CHUNK)
-        except BodyTooLarge:
-            answer = _Answer.message(413, "413 Request Entity Too Large")
-        else:
-            token = _query(scope).get("token") or headers.get("job-token")
-            answer = await run_db(
-                _append_trace,
-                job_id=int(match["job_id"]),
-                token=token,
-                content_range=headers.get("content-range", ""),
-                data=data,
-            )
-        await _answer(send, answer)
-    except ClientDisconnected:
-        answer = _Answer(499)
-    finally:
-        observe("PATCH", "/api/v4/jobs/<job_id>/trace", answer.status, time.perf_counter() - started)
+
+    async def handle(job_id: int, headers: dict[str, str], data: bytes) -> _Answer:
+        token = _query(scope).get("token") or headers.get("job-token")
+        content_range = headers.get("content-range", "")
+        return await run_db(_append_trace, job_id=job_id, token=token, content_range=content_range, data=data)
+
+    await _job_call(
+        scope,
+        receive,
+        send,
+        route=TRACE_ROUTE,
+        label="/api/v4/jobs/<job_id>/trace",
+        limit=MAX_TRACE_CHUNK,
+        handle=handle,
+    )
 
 
 # --- artifacts -------------------------------------------------------------------------------------

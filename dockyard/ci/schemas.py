@@ -15,6 +15,7 @@ from dockyard.core.schema import GlDateTime
 from dockyard.core.urls import absolute
 from dockyard.permissions import policy
 from dockyard.projects.models import Project
+from dockyard.projects.schemas import ProjectIdentity
 
 
 def _detailed_status(status: str, path: str) -> dict[str, Any]:
@@ -288,30 +289,6 @@ class JobOut(Schema):
         return {"id": manager.pk, "system_id": manager.system_id, "version": info.get("version"),
                 "revision": info.get("revision"), "platform": info.get("platform"),
                 "architecture": info.get("architecture"), "ip_address": manager.ip_address or None}  # fmt: skip
-
-
-class ProjectIdentity(Schema):
-    """GitLab's ``ProjectIdentity``: enough to name a project next to something of it."""
-
-    id: int
-    description: str | None
-    name: str
-    name_with_namespace: str
-    path: str
-    path_with_namespace: str
-    created_at: GlDateTime
-
-    @staticmethod
-    def resolve_description(obj: Project) -> str | None:
-        return obj.description or None
-
-    @staticmethod
-    def resolve_name_with_namespace(obj: Project) -> str:
-        return obj.full_name
-
-    @staticmethod
-    def resolve_path_with_namespace(obj: Project) -> str:
-        return obj.full_path
 
 
 class RunnerJobOut(JobOut):

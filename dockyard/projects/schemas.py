@@ -20,7 +20,9 @@ def _feature(enabled: bool) -> str:
     return "enabled" if enabled else "disabled"
 
 
-class ProjectSimple(Schema):
+class ProjectIdentity(Schema):
+    """GitLab's ``ProjectIdentity``: enough to name a project next to something of it (a runner's jobs)."""
+
     id: int
     description: str | None
     name: str
@@ -28,6 +30,21 @@ class ProjectSimple(Schema):
     path: str
     path_with_namespace: str
     created_at: GlDateTime
+
+    @staticmethod
+    def resolve_description(obj: Project) -> str | None:
+        return obj.description or None
+
+    @staticmethod
+    def resolve_name_with_namespace(obj: Project) -> str:
+        return obj.full_name
+
+    @staticmethod
+    def resolve_path_with_namespace(obj: Project) -> str:
+        return obj.full_path
+
+
+class ProjectSimple(ProjectIdentity):
     default_branch: str | None
     tag_list: list[str]
     topics: list[str]
@@ -41,18 +58,6 @@ class ProjectSimple(Schema):
     last_activity_at: GlDateTime
     visibility: str
     namespace: NamespaceOut
-
-    @staticmethod
-    def resolve_description(obj: Project) -> str | None:
-        return obj.description or None
-
-    @staticmethod
-    def resolve_name_with_namespace(obj: Project) -> str:
-        return obj.full_name
-
-    @staticmethod
-    def resolve_path_with_namespace(obj: Project) -> str:
-        return obj.full_path
 
     @staticmethod
     def resolve_default_branch(obj: Project) -> str | None:

@@ -337,20 +337,25 @@ def test_variables_page_hides_masked_values_and_manages_variables(setup: dict[st
 # --- artifacts --------------------------------------------------------------------------------------
 
 
+def _store_artifact(job: Job, data: bytes, file_type: str = "archive") -> None:
+    """An upload as the runner's lands: the object stored, then recorded (zip archive, gzip reports)."""
+    key = f"test-artifacts/{job.pk}-{secrets.token_hex(4)}"
+    with object_storage().open_write(key) as writer:
+        writer.write(data)
+        writer.commit()
+    file_format, filename = ("zip", "artifacts.zip") if file_type == "archive" else ("gzip", f"{file_type}.gz")
+    ci.artifact_create(
+        job=job, file_type=file_type, file_format=file_format, filename=filename, storage_key=key,
+        size=len(data), sha256=hashlib.sha256(data).hexdigest(), expire_in=None,
+    )  # fmt: skip
+
+
 def _store_archive(job: Job, files: dict[str, bytes]) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in files.items():
             archive.writestr(name, data)
-    data = buffer.getvalue()
-    key = f"test-artifacts/{job.pk}-{secrets.token_hex(4)}"
-    with object_storage().open_write(key) as writer:
-        writer.write(data)
-        writer.commit()
-    ci.artifact_create(
-        job=job, file_type="archive", file_format="zip", filename="artifacts.zip", storage_key=key,
-        size=len(data), sha256=hashlib.sha256(data).hexdigest(), expire_in=None,
-    )  # fmt: skip
+    _store_artifact(job, buffer.getvalue())
 
 
 def _streamed(response: Any) -> bytes:
@@ -406,15 +411,7 @@ def test_the_tests_tab_shows_the_junit_report_failures_first(setup: dict[str, An
         b'<testcase name="divides &lt;by zero&gt;" classname="Calc"><failure>ZeroDivisionError at calc.py:9</failure>'
         b"</testcase></testsuite>"
     )
-    data = gzip.compress(junit)
-    key = f"test-junit/{job.pk}-{secrets.token_hex(4)}"
-    with object_storage().open_write(key) as writer:
-        writer.write(data)
-        writer.commit()
-    ci.artifact_create(
-        job=job, file_type="junit", file_format="gzip", filename="junit.xml.gz", storage_key=key,
-        size=len(data), sha256=hashlib.sha256(data).hexdigest(), expire_in=None,
-    )  # fmt: skip
+    _store_artifact(job, gzip.compress(junit), "junit")
     assert f'href="{page}/test_report"' in _html(reporter, page)
     html = _html(reporter, f"{page}/test_report")
     assert "2 tests" in html and "<strong>1</strong> failed" in html
