@@ -11,7 +11,7 @@ from ninja import Query, Router, Schema
 
 from dockyard.accounts.auth import current_user, require_admin, require_user
 from dockyard.accounts.models import User
-from dockyard.ci import artifacts, schedules, selectors, services, test_reports, triggers
+from dockyard.ci import artifacts, junit, schedules, selectors, services, triggers
 from dockyard.ci.models import (
     Job,
     JobArtifact,
@@ -169,14 +169,14 @@ def pipeline_test_report(request: HttpRequest, project_id: str, pipeline_id: int
     ``TestReportEntity``); an empty report when no job uploaded one."""
     _, project = _project(request, project_id)
     pipeline = selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
-    return test_reports.build(selectors.pipeline_junit_reports(pipeline=pipeline)).json()
+    return junit.build(selectors.pipeline_junit_reports(pipeline=pipeline)).json()
 
 
 @router.get("/projects/{project_id}/pipelines/{pipeline_id}/test_report_summary")
 def pipeline_test_report_summary(request: HttpRequest, project_id: str, pipeline_id: int) -> dict[str, Any]:
     _, project = _project(request, project_id)
     pipeline = selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
-    return test_reports.build(selectors.pipeline_junit_reports(pipeline=pipeline)).summary_json()
+    return junit.build(selectors.pipeline_junit_reports(pipeline=pipeline)).summary_json()
 
 
 # --- merge request pipelines ----------------------------------------------------------------------------

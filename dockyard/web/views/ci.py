@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dockyard.accounts.models import User
-from dockyard.ci import artifacts, selectors, services, test_reports
+from dockyard.ci import artifacts, junit, selectors, services
 from dockyard.ci.models import CANCELABLE_STATUSES, Job, JobArtifact, Pipeline, Variable
 from dockyard.core.errors import BadRequest, DockyardError
 from dockyard.core.storage import object_storage
@@ -235,7 +235,7 @@ def pipeline_test_report(
     project = _ci_project(request, namespace_path, project_path)
     found = _pipeline(project, pipeline_id)
     jobs = list(selectors.job_list(project=project, pipeline=found))
-    report = test_reports.build(selectors.pipeline_junit_reports(pipeline=found)).json()
+    report = junit.build(selectors.pipeline_junit_reports(pipeline=found)).json()
     for suite in report["test_suites"]:
         suite["shown_cases"] = suite["test_cases"][:MAX_CASES_SHOWN]
     return _page(

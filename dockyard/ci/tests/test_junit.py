@@ -7,7 +7,7 @@ import gzip
 import secrets
 from typing import Any
 
-from dockyard.ci import test_reports
+from dockyard.ci import junit
 from dockyard.ci.models import Job, JobArtifact
 from dockyard.core.storage import object_storage
 
@@ -20,7 +20,7 @@ def _report(*uploads: tuple[str, bytes]) -> dict[str, Any]:
             writer.write(data)
             writer.commit()
         rows.append((Job(pk=number, name=name), JobArtifact(storage_key=key, file_type="junit")))
-    return test_reports.build(rows).json()
+    return junit.build(rows).json()
 
 
 CASES = b"""<testsuites>
@@ -47,7 +47,7 @@ def test_a_broken_upload_is_a_suite_error_and_the_other_suites_stand() -> None:
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
         b'<testsuite><testcase name="&e;"/></testsuite>'
     )
-    zip_bomb = gzip.compress(b"<testsuite>" + b" " * (test_reports.MAX_REPORT_BYTES + 10) + b"</testsuite>")
+    zip_bomb = gzip.compress(b"<testsuite>" + b" " * (junit.MAX_REPORT_BYTES + 10) + b"</testsuite>")
     report = _report(
         ("good", gzip.compress(CASES)),
         ("not xml", gzip.compress(b"<testsuite><testcase")),
