@@ -530,6 +530,10 @@ def _pipeline_insert(
         finished_at=now if yaml_errors else None,
     )
     if yaml_errors:
+        # Created failed (GitLab drops it with config_error): the same news as any pipeline that fails.
+        notifications.notify(kind="pipeline_failed", object_id=pipeline.pk, actor=None)
+        _status_changed(pipeline)
+        _pipeline_hook(pipeline)
         return pipeline
     Job.objects.bulk_create(
         Job(

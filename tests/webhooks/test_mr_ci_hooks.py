@@ -479,3 +479,16 @@ def test_pipeline_and_job_hooks(root: gitlab.Gitlab, live_server: LiveServer, re
         assert sample.headers["X-Gitlab-Event"] == header and sample.body["object_kind"] == kind
     has_shape(sample.body, JOB_KEYS)
     assert sample.body["build_name"] == "test"
+
+    # A configuration that does not compile makes a failed pipeline, and its hook says so (GitLab drops
+    # such a pipeline with config_error, which runs the pipeline hooks).
+    action = {"action": "update", "file_path": ".gitlab-ci.yml", "content": "build: [not, a, job]\n"}
+    broken = project.commits.create({"branch": "main", "commit_message": "Break CI", "actions": [action]})
+
+    def broken_pipeline_hook() -> dict[str, Any] | None:
+        bodies = [r.body for r in receiver.at("/ci") if r.body.get("object_kind") == "pipeline"]
+        return next((b for b in bodies if b["object_attributes"]["sha"] == broken.id), None)
+
+    event = wait_for(broken_pipeline_hook, timeout=60)
+    assert event["object_attributes"]["status"] == "failed" and event["builds"] == []
+    has_shape(event["object_attributes"], PIPELINE_ATTRIBUTE_KEYS)
