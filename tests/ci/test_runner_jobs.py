@@ -22,6 +22,7 @@ from dockyard.permissions import services as members
 from dockyard.permissions.models import AccessLevel
 from dockyard.projects import services as projects
 from tests.ci.test_pipelines import RunnerClient, _register
+from tests.ci.test_variables import _user
 from tests.live import LiveServer
 
 
@@ -35,15 +36,6 @@ def _ci_project(gl: gitlab.Gitlab, group: Any, jobs: list[str]) -> Any:
         {"file_path": ".gitlab-ci.yml", "branch": "main", "content": content, "commit_message": "CI [skip ci]"}
     )
     return project
-
-
-def _user(root: gitlab.Gitlab, prefix: str) -> tuple[Any, gitlab.Gitlab]:
-    username = f"{prefix}-{secrets.token_hex(3)}"
-    user = root.users.create(
-        {"username": username, "email": f"{username}@example.com", "name": username, "password": "s3cret-pass-1"}
-    )
-    token = user.personal_access_tokens.create({"name": "t", "scopes": ["api"]})
-    return user, gitlab.Gitlab(root.url, private_token=token.token)
 
 
 def _runner_id(runner: RunnerClient) -> int:
