@@ -14,7 +14,6 @@ from dockyard.accounts.models import User
 from dockyard.ci import artifacts, junit, schedules, selectors, services, triggers
 from dockyard.ci.models import (
     Job,
-    JobArtifact,
     Pipeline,
     PipelineSchedule,
     PipelineScheduleVariable,
@@ -51,7 +50,6 @@ from dockyard.ci.schemas import (
 )
 from dockyard.core.errors import BadRequest, DockyardError, Forbidden, NotFound
 from dockyard.core.pagination import paginate
-from dockyard.core.storage import object_storage
 from dockyard.merge_requests import selectors as mr_selectors
 from dockyard.namespaces import selectors as namespace_selectors
 from dockyard.namespaces.models import Namespace
@@ -169,14 +167,14 @@ def pipeline_test_report(request: HttpRequest, project_id: str, pipeline_id: int
     ``TestReportEntity``); an empty report when no job uploaded one."""
     _, project = _project(request, project_id)
     pipeline = selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
-    return junit.build(selectors.pipeline_junit_reports(pipeline=pipeline)).json()
+    return junit.pipeline_report(pipeline).json()
 
 
 @router.get("/projects/{project_id}/pipelines/{pipeline_id}/test_report_summary")
 def pipeline_test_report_summary(request: HttpRequest, project_id: str, pipeline_id: int) -> dict[str, Any]:
     _, project = _project(request, project_id)
     pipeline = selectors.pipeline_get(project=project, pipeline_id=pipeline_id)
-    return junit.build(selectors.pipeline_junit_reports(pipeline=pipeline)).summary_json()
+    return junit.pipeline_report(pipeline).summary_json()
 
 
 # --- merge request pipelines ----------------------------------------------------------------------------
@@ -442,20 +440,8 @@ def job_trace(request: HttpRequest, project_id: str, job_id: int) -> StreamingHt
 @router.get("/projects/{project_id}/jobs/{job_id}/artifacts")
 def job_artifacts(request: HttpRequest, project_id: str, job_id: int) -> StreamingHttpResponse:
     _, project = _project(request, project_id)
-    job = selectors.job_get(project=project, job_id=job_id)
-    artifact = selectors.artifact_get(job=job)
-    if artifact is None:
-        raise NotFound()
-    return _archive_response(artifact)
-
-
-def _archive_response(artifact: JobArtifact) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
-        object_storage().iter_chunks(artifact.storage_key), content_type="application/octet-stream"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
-    response["Content-Length"] = str(artifact.size)
-    return response
+    _, artifact = selectors.job_archive(project=project, job_id=job_id)
+    return artifacts.archive_response(artifact)
 
 
 def _job_name(job: str | None) -> str:
@@ -471,7 +457,7 @@ def ref_artifacts(
     """The archive of job ``job`` in the branch's or tag's latest successful pipeline."""
     _, project = _project(request, project_id)
     _, artifact = selectors.job_artifact_for_ref(project=project, ref=ref_name, name=_job_name(job))
-    return _archive_response(artifact)
+    return artifacts.archive_response(artifact)
 
 
 @router.get("/projects/{project_id}/jobs/artifacts/{path:ref_name}/raw/{path:artifact_path}")
@@ -832,7 +818,5 @@ def create_runner(request: HttpRequest, payload: RunnerCreateIn) -> tuple[int, d
 def job_artifact_file(request: HttpRequest, project_id: str, job_id: int, artifact_path: str) -> StreamingHttpResponse:
     """One file of a job's artifacts archive."""
     _, project = _project(request, project_id)
-    artifact = selectors.artifact_get(job=selectors.job_get(project=project, job_id=job_id))
-    if artifact is None:
-        raise NotFound()
+    _, artifact = selectors.job_archive(project=project, job_id=job_id)
     return artifacts.member_response(artifacts.member(artifact, artifact_path))

@@ -13,6 +13,7 @@ import posixpath
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -142,6 +143,16 @@ def member(artifact: JobArtifact, path: str) -> Member:
     return Member(path, info.file_size, chunks())
 
 
+def archive_response(artifact: JobArtifact) -> StreamingHttpResponse:
+    """The whole archive, as a download."""
+    response = StreamingHttpResponse(
+        object_storage().iter_chunks(artifact.storage_key), content_type="application/octet-stream"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
+    response["Content-Length"] = str(artifact.size)
+    return response
+
+
 def member_response(found: Member) -> StreamingHttpResponse:
     """A file of the archive as the browser or client gets it: text inline as plain text, anything else
     as a download. Never rendered as HTML on the server's origin (``nosniff``, a sandboxing CSP)."""
@@ -153,3 +164,44 @@ def member_response(found: Member) -> StreamingHttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
+
+
+class GzipError(ValueError):
+    """A report upload that is not a whole gzip stream."""
+
+
+class TooLarge(GzipError):
+    pass
+
+
+def gzip_members(data: bytes, *, limit: int) -> list[bytes]:
+    """The files of a report upload: gitlab-runner writes one gzip member per file
+    (``artifact_format=gzip``); data that is not gzip is one file as it is (``raw``). At most ``limit``
+    bytes come out in all, inflated a chunk at a time, so a small upload cannot swell past it."""
+    if not data.startswith(b"\x1f\x8b"):
+        if len(data) > limit:
+            raise TooLarge
+        return [data]
+    members: list[bytes] = []
+    total = 0
+    while data:
+        inflater = zlib.decompressobj(wbits=31)
+        parts: list[bytes] = []
+        chunk = data
+        try:
+            while not inflater.eof:
+                part = inflater.decompress(chunk, CHUNK_SIZE)
+                chunk = inflater.unconsumed_tail
+                if not part and not chunk:
+                    break  # the stream ends inside a member
+                total += len(part)
+                if total > limit:
+                    raise TooLarge
+                parts.append(part)
+        except zlib.error:
+            raise GzipError from None
+        if not inflater.eof:
+            raise GzipError
+        members.append(b"".join(parts))
+        data = inflater.unused_data
+    return members

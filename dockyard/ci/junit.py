@@ -11,7 +11,6 @@ suite GitLab's ``suite_error`` and no cases, and the rest of the report stands.
 from __future__ import annotations
 
 import re
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -19,8 +18,10 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeXML
 from defusedxml import DefusedXmlException
 
-from dockyard.ci.models import Job, JobArtifact
-from dockyard.core.storage import CHUNK_SIZE, ObjectNotFound, object_storage
+from dockyard.ci import selectors
+from dockyard.ci.artifacts import GzipError, TooLarge, gzip_members
+from dockyard.ci.models import Job, JobArtifact, Pipeline
+from dockyard.core.storage import ObjectNotFound, object_storage
 
 # Decompressed JUnit per job; GitLab refuses reports past its own limit too (a suite error, not a 500).
 MAX_REPORT_BYTES = 30 * 1024 * 1024
@@ -130,6 +131,11 @@ def suite_name(job: Job) -> str:
     return _PARALLEL_SUFFIX.sub("", job.name)
 
 
+def pipeline_report(pipeline: Pipeline) -> TestReport:
+    """The pipeline's report, for the API and the Tests tab alike."""
+    return build(selectors.pipeline_junit_reports(pipeline=pipeline))
+
+
 def build(reports: list[tuple[Job, JobArtifact]]) -> TestReport:
     """The report of a pipeline from its latest jobs' JUnit artifacts (in job order)."""
     suites: dict[str, TestSuite] = {}
@@ -152,33 +158,12 @@ def _members(artifact: JobArtifact) -> list[bytes]:
             data = stream.read(MAX_REPORT_BYTES + 1)
     except ObjectNotFound:
         raise ReportError("JUnit report is missing") from None
-    if not data.startswith(b"\x1f\x8b"):
-        if len(data) > MAX_REPORT_BYTES:
-            raise ReportError("JUnit data is too large")
-        return [data]
-    documents: list[bytes] = []
-    total = 0
-    while data:
-        inflater = zlib.decompressobj(wbits=31)
-        parts: list[bytes] = []
-        chunk = data
-        try:
-            while not inflater.eof:
-                part = inflater.decompress(chunk, CHUNK_SIZE)  # bounded: a small upload can inflate a lot
-                chunk = inflater.unconsumed_tail
-                if not part and not chunk:
-                    break  # the stream ends inside a member
-                total += len(part)
-                if total > MAX_REPORT_BYTES:
-                    raise ReportError("JUnit data is too large")
-                parts.append(part)
-        except zlib.error:
-            raise ReportError("JUnit XML parsing failed: the report is not valid gzip") from None
-        if not inflater.eof:
-            raise ReportError("JUnit XML parsing failed: the report is not valid gzip")
-        documents.append(b"".join(parts))
-        data = inflater.unused_data
-    return documents
+    try:
+        return gzip_members(data, limit=MAX_REPORT_BYTES)
+    except TooLarge:
+        raise ReportError("JUnit data is too large") from None
+    except GzipError:
+        raise ReportError("JUnit XML parsing failed: the report is not valid gzip") from None
 
 
 def _cases(document: bytes) -> list[TestCase]:

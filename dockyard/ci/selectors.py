@@ -205,6 +205,15 @@ def job_get(*, project: Project, job_id: int | str) -> Job:
     return job
 
 
+def job_archive(*, project: Project, job_id: int | str) -> tuple[Job, JobArtifact]:
+    """The job and its artifacts archive; NotFound when either is missing."""
+    job = job_get(project=project, job_id=job_id)
+    artifact = artifact_get(job=job)
+    if artifact is None:
+        raise NotFound()
+    return job, artifact
+
+
 def job_by_id(*, job_id: int) -> Job | None:
     return _job_related(Job.objects.filter(pk=job_id)).first()
 

@@ -10,7 +10,6 @@ transaction holding the pipeline's row lock, so two finishing jobs never process
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import datetime as dt
 import functools
@@ -19,7 +18,6 @@ import hmac
 import json
 import re
 import secrets
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +28,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from dockyard.accounts.models import User
-from dockyard.ci import selectors
+from dockyard.ci import artifacts, selectors
 from dockyard.ci.compiler import CompileContext, IncludeNotFound, IncludeRequest, compile_pipeline
 from dockyard.ci.compiler import Job as PlanJob
 from dockyard.ci.compiler.durations import parse as parse_duration
@@ -987,11 +985,8 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
     The job is written under its own row lock and committed first; the pipeline is processed after,
     under the pipeline's lock, and only when that can change something (see
     :func:`_pipeline_needs_processing`), so the many jobs of one stage finishing at once don't all queue
-    on the pipeline's row. The usual report, a running job's success, is one conditional write.
+    on the pipeline's row. (A runner's own ``success`` report takes :func:`job_succeed_by_token`.)
     """
-    if status == Status.SUCCESS and job.status == Status.RUNNING and _finish_running(job, exit_code):
-        _after_success(job)
-        return job
     with transaction.atomic():
         job = selectors.job_locked(job_id=job.pk)
         if job.status not in (Status.RUNNING, Status.PENDING, Status.CANCELING):
@@ -1008,7 +1003,7 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
             job.failure_reason = failure_reason if failure_reason in FAILURE_REASONS else "unknown_failure"
             if exit_code is not None and exit_code in (job.allow_failure_exit_codes or []):
                 job.allow_failure = True
-        save_fields(job, _FINISH_FIELDS)
+        save_fields(job, ["status", "finished_at", "updated_at", "exit_code", "failure_reason", "allow_failure"])
         _job_hook(job)
         retried = _auto_retry(job)
         if retried:
@@ -1024,21 +1019,6 @@ def job_finish(*, job: Job, status: str, failure_reason: str | None = None, exit
     return job
 
 
-_FINISH_FIELDS = ("status", "finished_at", "updated_at", "exit_code", "failure_reason", "allow_failure")
-
-
-def _finish_running(job: Job, exit_code: int | None) -> bool:
-    """running → success in one compare-and-set write; False (nothing written) when the job is no longer
-    running (canceled meanwhile, say), and the caller takes the locked path."""
-    now = _now()
-    done = copy.copy(job)
-    done.status, done.finished_at, done.updated_at, done.exit_code = Status.SUCCESS, now, now, exit_code
-    if not save_fields(done, _FINISH_FIELDS, only_if={"status": Status.RUNNING}):
-        return False
-    job.status, job.finished_at, job.updated_at, job.exit_code = done.status, now, now, exit_code
-    return True
-
-
 def job_succeed_by_token(*, job_id: int, token: str | None, exit_code: int | None) -> Job | None:
     """A runner's usual report, ``PUT /jobs/:id`` with ``success``, as one statement that checks the job
     token, that the job is still running, and writes. None (nothing written) when any of that does not
@@ -1050,23 +1030,21 @@ def job_succeed_by_token(*, job_id: int, token: str | None, exit_code: int | Non
     done = list(Job.objects.raw(_succeed_sql(), params))
     if not done:
         return None
-    _after_success(done[0])
-    return done[0]
+    job = done[0]
+    _job_hook(job)
+    if _pipeline_needs_processing(pipeline_id=job.pipeline_id):
+        pipeline_process(pipeline=job.pipeline)
+    return job
 
 
 @functools.cache
 def _succeed_sql() -> str:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in Job._meta.concrete_fields)
     return (
-        "UPDATE ci_job SET status = %s, finished_at = %s, updated_at = %s, exit_code = %s"
+        f"UPDATE {connection.ops.quote_name(Job._meta.db_table)}"
+        " SET status = %s, finished_at = %s, updated_at = %s, exit_code = %s"
         f" WHERE id = %s AND token_digest = %s AND status = %s RETURNING {columns}"
     )
-
-
-def _after_success(job: Job) -> None:
-    _job_hook(job)
-    if _pipeline_needs_processing(pipeline_id=job.pipeline_id):
-        pipeline_process(pipeline=job.pipeline)
 
 
 def _pipeline_needs_processing(*, pipeline_id: int) -> bool:
@@ -1442,33 +1420,33 @@ def artifact_key(*, job: Job, file_type: str) -> str:
     return f"ci-artifacts/{job.project_id}/{job.pk}/{file_type}-{secrets.token_hex(8)}"
 
 
+def _objects_remove(keys: list[str]) -> None:
+    """Remove stored objects once their rows are gone. It runs after the commit, so a crash in between
+    leaves an unreferenced object behind (wasted space), never a row pointing at nothing."""
+    storage = object_storage()
+
+    def remove() -> None:
+        for key in keys:
+            try:
+                storage.delete(key)
+            except Exception:  # one unreachable object must not keep the others
+                log.exception("artifact_object_delete_failed", storage_key=key)
+
+    transaction.on_commit(remove)
+
+
 def _artifacts_delete(qs: Any) -> None:
     keys = list(qs.values_list("storage_key", flat=True))
     qs.delete()
-    storage = object_storage()
-    transaction.on_commit(lambda: [storage.delete(k) for k in keys])
+    _objects_remove(keys)
 
 
 # GitLab's default plan limits for ``artifacts:reports:dotenv`` (``dotenv_variables``, ``dotenv_size``).
 DOTENV_MAX_VARIABLES = 20
 DOTENV_MAX_SIZE = 5 * 1024
+# What a dotenv upload under that size may inflate to: zlib's own ceiling of about 1,032 to 1.
+DOTENV_MAX_INFLATED = DOTENV_MAX_SIZE * 1032
 _DOTENV_LINE = re.compile(r"^(.*?)=(.*)$")
-
-
-def _gzip_members(data: bytes) -> list[bytes]:
-    """Each member of a gzip stream (the runner writes one per dotenv file), or the data itself if it is
-    not gzip (``artifact_format=raw``)."""
-    if not data.startswith(b"\x1f\x8b"):
-        return [data]
-    members = []
-    while data:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            members.append(inflater.decompress(data, DOTENV_MAX_SIZE * 4) + inflater.flush())
-        except zlib.error:
-            raise BadRequest("Invalid Format") from None
-        data = inflater.unused_data
-    return members
 
 
 def dotenv_parse(data: bytes) -> list[dict[str, str]]:
@@ -1476,7 +1454,11 @@ def dotenv_parse(data: bytes) -> list[dict[str, str]]:
     is ``KEY=VALUE`` (both stripped; anything else fails the whole report), a repeated key keeps its last
     value, keys are CI/CD variable keys, at most :data:`DOTENV_MAX_VARIABLES`. Raises :class:`BadRequest`."""
     variables: dict[str, str] = {}
-    for blob in _gzip_members(data):
+    try:
+        blobs = artifacts.gzip_members(data, limit=DOTENV_MAX_INFLATED)
+    except artifacts.GzipError:
+        raise BadRequest("Invalid Format") from None
+    for blob in blobs:
         text = blob.decode("utf-8", errors="replace").removeprefix("\ufeff")
         for line in text.splitlines():
             match = _DOTENV_LINE.match(line)
@@ -1890,21 +1872,6 @@ def _artifacts_unlocked(qs: QuerySet[JobArtifact]) -> QuerySet[JobArtifact]:
     released = Exists(newer.filter(status__in=_RELEASING_STATUSES))
     superseded_success = Exists(newer.filter(status=Status.SUCCESS))
     return qs.filter(released).filter(~Q(job__pipeline__status=Status.SUCCESS) | superseded_success)
-
-
-def _objects_remove(keys: list[str]) -> None:
-    """Remove stored objects once their rows are gone. It runs after the commit, so a crash in between
-    leaves an unreferenced object behind (wasted space), never a row pointing at nothing."""
-    storage = object_storage()
-
-    def remove() -> None:
-        for key in keys:
-            try:
-                storage.delete(key)
-            except Exception:  # one unreachable object must not keep the others
-                log.exception("artifact_object_delete_failed", storage_key=key)
-
-    transaction.on_commit(remove)
 
 
 def artifacts_destroy_expired(

@@ -193,34 +193,25 @@ def _stand_in(index: int, value: Any, variant: int) -> Any:
     raise TypeError(f"a prepared query takes ints, strings and lists of them, not {type(value).__name__}")
 
 
-_UPDATES: dict[tuple[str, type[Model], tuple[str, ...], tuple[str, ...]], str] = {}
+_UPDATES: dict[tuple[str, type[Model], tuple[str, ...]], str] = {}
 
 
-def save_fields(obj: Model, fields: Sequence[str], *, only_if: dict[str, Any] | None = None) -> bool:
+def save_fields(obj: Model, fields: Sequence[str]) -> None:
     """``obj.save(update_fields=fields)`` for a hot path: the UPDATE's SQL is built once per model and
-    field list, and values are prepared by their fields as Django would. ``only_if`` adds conditions on
-    the row's current values (a compare-and-set: False when the row no longer matches, and nothing is
-    written). No signals are sent (Dockyard connects none to the models saved this way)."""
+    field list, and values are prepared by their fields as Django would. No signals are sent (Dockyard
+    connects none to the models saved this way)."""
     connection = connections[obj._state.db or DEFAULT_DB_ALIAS]
     meta = obj._meta
-    conditions = only_if or {}
-    targets = [meta.get_field(name) for name in [*fields, *conditions]]
+    targets = [meta.get_field(name) for name in fields]
     if not all(isinstance(field, Field) for field in targets):
-        raise ValueError(f"save_fields() reads and writes concrete fields only: {[*fields, *conditions]}")
+        raise ValueError(f"save_fields() writes concrete fields only: {fields}")
     concrete = [field for field in targets if isinstance(field, Field)]
-    written, compared = concrete[: len(fields)], concrete[len(fields) :]
-    key = (connection.alias, type(obj), tuple(fields), tuple(conditions))
+    key = (connection.alias, type(obj), tuple(fields))
     sql = _UPDATES.get(key)
     if sql is None:
         quote = connection.ops.quote_name
-        columns = ", ".join(f"{quote(str(field.column))} = %s" for field in written)
-        where = "".join(f" AND {quote(str(field.column))} = %s" for field in compared)
-        sql = f"UPDATE {quote(meta.db_table)} SET {columns} WHERE {quote(str(meta.pk.column))} = %s{where}"
-        _UPDATES[key] = sql
-    values = [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in written]
-    expected = [
-        field.get_db_prep_value(value, connection) for field, value in zip(compared, conditions.values(), strict=True)
-    ]
+        columns = ", ".join(f"{quote(str(field.column))} = %s" for field in concrete)
+        sql = _UPDATES[key] = f"UPDATE {quote(meta.db_table)} SET {columns} WHERE {quote(str(meta.pk.column))} = %s"
+    values = [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in concrete]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, obj.pk, *expected])
-        return bool(cursor.rowcount)
+        cursor.execute(sql, [*values, obj.pk])

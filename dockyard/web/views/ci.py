@@ -9,6 +9,8 @@ the other pages do. A project with CI/CD turned off has none of these pages. Eve
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +26,6 @@ from dockyard.accounts.models import User
 from dockyard.ci import artifacts, junit, selectors, services
 from dockyard.ci.models import CANCELABLE_STATUSES, Job, JobArtifact, Pipeline, Variable
 from dockyard.core.errors import BadRequest, DockyardError
-from dockyard.core.storage import object_storage
 from dockyard.permissions import policy
 from dockyard.projects.models import Project
 from dockyard.web import ansi
@@ -235,7 +236,7 @@ def pipeline_test_report(
     project = _ci_project(request, namespace_path, project_path)
     found = _pipeline(project, pipeline_id)
     jobs = list(selectors.job_list(project=project, pipeline=found))
-    report = junit.build(selectors.pipeline_junit_reports(pipeline=found)).json()
+    report = junit.pipeline_report(found).json()
     for suite in report["test_suites"]:
         suite["shown_cases"] = suite["test_cases"][:MAX_CASES_SHOWN]
     return _page(
@@ -353,24 +354,23 @@ def job_raw(request: HttpRequest, namespace_path: str, project_path: str, job_id
 @require_GET
 def job_artifacts(request: HttpRequest, namespace_path: str, project_path: str, job_id: str) -> StreamingHttpResponse:
     project = _ci_project(request, namespace_path, project_path)
-    found = _job(project, job_id)
-    artifact = selectors.artifact_get(job=found)
-    if artifact is None:
-        raise Http404(NOT_FOUND)
-    response = StreamingHttpResponse(
-        object_storage().iter_chunks(artifact.storage_key), content_type="application/octet-stream"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
-    response["Content-Length"] = str(artifact.size)
-    return response
+    _, artifact = _archive(project, job_id)
+    return artifacts.archive_response(artifact)
 
 
 def _archive(project: Project, job_id: str) -> tuple[Job, JobArtifact]:
-    found = _job(project, job_id)
-    artifact = selectors.artifact_get(job=found)
-    if artifact is None:
-        raise Http404(NOT_FOUND)
-    return found, artifact
+    with not_found_as_404():
+        return selectors.job_archive(project=project, job_id=job_id)
+
+
+@contextlib.contextmanager
+def _inside_archive() -> Iterator[None]:
+    """A path missing from the archive, or one that climbs out of it: the 404 page either way."""
+    try:
+        with not_found_as_404():
+            yield
+    except BadRequest as exc:
+        raise Http404(NOT_FOUND) from exc
 
 
 @require_GET
@@ -380,11 +380,8 @@ def job_artifacts_browse(
     """The archive's files, a directory at a time, without downloading it."""
     project = _ci_project(request, namespace_path, project_path)
     found, artifact = _archive(project, job_id)
-    try:
-        with not_found_as_404():
-            listing = artifacts.listing(artifact, path or "")
-    except BadRequest as exc:
-        raise Http404(NOT_FOUND) from exc
+    with _inside_archive():
+        listing = artifacts.listing(artifact, path or "")
     base = f"{job_url(project, found)}/artifacts"
     crumbs, so_far = [], []
     for part in listing.directory.split("/") if listing.directory else []:
@@ -415,11 +412,8 @@ def job_artifacts_raw(
     """One file of the archive: text shown as plain text, anything else downloaded."""
     project = _ci_project(request, namespace_path, project_path)
     _, artifact = _archive(project, job_id)
-    try:
-        with not_found_as_404():
-            return artifacts.member_response(artifacts.member(artifact, path))
-    except BadRequest as exc:
-        raise Http404(NOT_FOUND) from exc
+    with _inside_archive():
+        return artifacts.member_response(artifacts.member(artifact, path))
 
 
 def _job_action(request: HttpRequest, namespace_path: str, project_path: str, job_id: str) -> tuple[User, Job]:
