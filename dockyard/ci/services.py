@@ -1886,6 +1886,10 @@ def artifacts_destroy_expired(
     Returns how many rows were deleted."""
     now = now or _now()
     deleted = 0
+    # Looked at outside a transaction first: on SQLite a transaction takes the one write lock, and this
+    # runs in every process every few seconds, mostly to find nothing.
+    if not JobArtifact.objects.filter(expire_at__lte=now).exists():
+        return 0
     for _ in range(max_batches):
         with transaction.atomic():
             due = _artifacts_unlocked(JobArtifact.objects.filter(expire_at__lte=now)).select_for_update(
